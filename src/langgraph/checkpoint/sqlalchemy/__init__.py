@@ -1,0 +1,241 @@
+"""LangGraph checkpoint savers for every database SQLAlchemy 2 reaches.
+
+```python
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+
+with SQLAlchemySaver.from_url("postgresql://user:pass@host/db") as saver:
+    saver.setup()
+    graph = builder.compile(checkpointer=saver)
+```
+
+:class:`SQLAlchemySaver` runs on an ``Engine`` or ``Connection``;
+:class:`~langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver` on an
+``AsyncEngine`` or ``AsyncConnection``. Both share one implementation: every
+operation is a plan of statements (``_plans``) that a small driver runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint as CheckpointDict,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
+
+from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
+from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
+from langgraph.checkpoint.sqlalchemy._run import Plan, T, run, transaction
+from langgraph.checkpoint.sqlalchemy._validate import InvalidConfigError
+from langgraph.checkpoint.sqlalchemy.models import (
+    Base,
+    Checkpoint,
+    CheckpointBlob,
+    CheckpointWrite,
+    metadata,
+)
+
+__all__ = [
+    "AsyncSQLAlchemySaver",
+    "Base",
+    "Checkpoint",
+    "CheckpointBlob",
+    "CheckpointWrite",
+    "InvalidConfigError",
+    "SQLAlchemySaver",
+    "metadata",
+]
+
+class SQLAlchemySaver(SaverCore):
+    """A checkpoint saver on a SQLAlchemy ``Engine`` or ``Connection``.
+
+    Thread-safe: LangGraph saves from background threads. Each call runs in one
+    transaction; on a ``Connection`` already in a transaction, in a savepoint of
+    it, so the caller's transaction decides what is committed.
+
+    Args:
+        bind: the ``Engine`` (recommended) or ``Connection`` to use.
+        serde: the serializer for channel values and writes; defaults to
+            LangGraph's ``JsonPlusSerializer``. ``EncryptedSerializer`` works.
+        force_portable: use the statements written for dialects without a
+            native upsert, even where one exists (for testing that path).
+    """
+
+    def __init__(
+        self,
+        bind: Engine | Connection,
+        *,
+        serde: SerializerProtocol | None = None,
+        force_portable: bool = False,
+    ) -> None:
+        if not isinstance(bind, (Engine, Connection)):
+            raise TypeError(
+                "SQLAlchemySaver needs a sqlalchemy Engine or Connection, not "
+                f"{type(bind).__name__}; for an AsyncEngine use AsyncSQLAlchemySaver"
+            )
+        super().__init__(bind.dialect, serde=serde, force_portable=force_portable)
+        self.bind = bind
+        self._lock = threading.RLock() if needs_serializing(bind) else None
+        self._owned_engine: Engine | None = None
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | URL,
+        *,
+        engine_kwargs: Mapping[str, Any] | None = None,
+        serde: SerializerProtocol | None = None,
+    ) -> SQLAlchemySaver:
+        """A saver on a new engine for ``url``, which it disposes when closed.
+
+        Use it as a context manager (``with SQLAlchemySaver.from_url(...) as
+        saver:``) or call :meth:`close`. A URL that names no driver gets one:
+        ``postgresql://`` → psycopg 3, ``sqlite://`` → the standard library's
+        sqlite3, ``mysql://`` → PyMySQL. ``sqlite:///:memory:`` is one shared
+        in-memory database for the saver's life. Pools ping connections before
+        use, so a restarted server costs no failed call. ``engine_kwargs`` go to
+        ``create_engine`` and override these defaults.
+        """
+        engine = make_engine(url, engine_kwargs)
+        saver = cls(engine, serde=serde)
+        saver._owned_engine = engine
+        return saver
+
+    def close(self) -> None:
+        """Dispose of the engine if this saver made it (``from_url``)."""
+        if self._owned_engine is not None:
+            self._owned_engine.dispose()
+            self._owned_engine = None
+
+    def __enter__(self) -> SQLAlchemySaver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bind.engine.url!r})"
+
+    def _run(self, plan: Plan[T]) -> T:
+        with transaction(self.bind, self._lock) as conn:
+            return run(plan, conn)
+
+    # -- schema ------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the tables and indexes if they are missing. Idempotent, and
+        safe when several processes call it at once."""
+        for attempt in range(SETUP_ATTEMPTS):
+            try:
+                self._run(self._plan_setup())
+                return
+            except DBAPIError:
+                # Another process created a table between our check and ours.
+                if attempt == SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    # -- BaseCheckpointSaver -------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint ``config`` names, or the latest of its thread and
+        namespace; ``None`` if there is none. Pending writes come in
+        ``writes_sort_key`` order."""
+        return self._run(self._plan_get_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first, optionally of one thread (and namespace),
+        whose metadata contains ``filter``, older than ``before``, at most
+        ``limit``. The filter runs in SQL with bound parameters."""
+        return iter_pages(self._pager(config, filter, before, limit), self._run)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: CheckpointDict,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint and the values of its changed channels, in one
+        transaction. Returns the config that points at it."""
+        return self._run(self._plan_put(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's writes for the checkpoint ``config`` names. Idempotent."""
+        self._run(self._plan_put_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of a thread."""
+        self._run(self._plan_delete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints the given runs created, with their writes and
+        the blobs only they referenced."""
+        if (plan := self._plan_delete_for_runs(run_ids)) is not None:
+            self._run(plan)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy a thread, every namespace, checkpoint, blob and write of it, to a
+        new thread ID. Raises ``ValueError`` if the target already has
+        checkpoints (nothing is overwritten)."""
+        self._run(self._plan_copy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Prune threads.
+
+        ``"keep_latest"`` keeps each namespace's latest checkpoint with its
+        writes and blobs, and, for ``DeltaChannel`` threads, the ancestors its
+        delta channels are rebuilt from; it deletes everything older. Each
+        thread is pruned in its own transaction, and a run writing meanwhile
+        loses nothing. ``"delete"`` deletes the threads whole.
+        """
+        for plan in self._prune_plans(thread_ids, strategy):
+            self._run(plan)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Per channel, the writes since its last stored value (``seed``),
+        oldest first, read with a few queries per thousand ancestors."""
+        if not channels:
+            return {}
+        return self._run(self._plan_delta_history(config, channels))
+
+
+def __getattr__(name: str) -> Any:
+    # The async saver imports the async extras of SQLAlchemy; load it on use.
+    if name == "AsyncSQLAlchemySaver":
+        from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+        return AsyncSQLAlchemySaver
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,319 @@
+"""What the sync and async savers share: validation, encoding, and the plan of
+every operation. The shells in ``__init__`` and ``aio`` only run the plans.
+
+Arguments are validated and values serialized here, eagerly, before a plan
+starts, so bad input fails before any connection is taken and no transaction
+waits on a serializer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
+)
+from langgraph.checkpoint.base import Checkpoint as CheckpointDict
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy.engine import Dialect
+
+from langgraph.checkpoint.sqlalchemy import _plans
+from langgraph.checkpoint.sqlalchemy._codec import Codec, StoredWrite, config_for
+from langgraph.checkpoint.sqlalchemy._dialects import DialectOps, dialect_ops
+from langgraph.checkpoint.sqlalchemy._run import Plan
+from langgraph.checkpoint.sqlalchemy._validate import (
+    KEY_LIMITS,
+    InvalidConfigError,
+    check_length,
+    parse_config,
+    parse_filter,
+    parse_limit,
+    parse_thread_id,
+    parse_thread_ids,
+)
+
+__all__ = ["PRUNE_STRATEGIES", "SETUP_ATTEMPTS", "Pager", "SaverCore", "iter_pages"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+PRUNE_STRATEGIES = ("keep_latest", "delete")
+LIST_PAGE_SIZE = 100
+# How often setup() tries when another process creates the tables at the same
+# moment on a database with no lock for it (SQLite).
+SETUP_ATTEMPTS = 5
+
+
+def then(plan: Plan[T], fn: Callable[[T], U]) -> Plan[U]:
+    """``plan`` followed by ``fn`` on what it returns."""
+    return fn((yield from plan))
+
+
+class Pager:
+    """Drives ``list`` page by page: each page is its own short transaction, so
+    a caller that iterates slowly holds no connection between pages."""
+
+    def __init__(
+        self,
+        core: SaverCore,
+        query: _plans.ListQuery,
+        limit: int | None,
+    ) -> None:
+        self._core = core
+        self._query = query
+        self._remaining = limit
+        self._after: tuple[str, str, str] | None = None
+        self._done = limit == 0
+
+    def next_plan(self) -> Plan[list[CheckpointTuple]] | None:
+        if self._done:
+            return None
+        size = LIST_PAGE_SIZE
+        if self._remaining is not None:
+            size = min(size, self._remaining)
+        self._size = size
+        codec = self._core._codec
+        return then(
+            _plans.list_page(self._core._ops, self._query, self._after, size),
+            lambda page: [codec.checkpoint_tuple(s) for s in page],
+        )
+
+    def take(self, page: list[CheckpointTuple]) -> list[CheckpointTuple]:
+        if len(page) < self._size:
+            self._done = True
+        if self._remaining is not None:
+            self._remaining -= len(page)
+            self._done = self._done or self._remaining <= 0
+        if page:
+            last = page[-1].config["configurable"]
+            self._after = (last["checkpoint_id"], last["thread_id"], last["checkpoint_ns"])
+        return page
+
+
+class SaverCore(BaseCheckpointSaver[str]):
+    """The database-independent half of both savers."""
+
+    _ops: DialectOps
+    _codec_cache: Codec | None = None
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        serde: SerializerProtocol | None = None,
+        force_portable: bool = False,
+    ) -> None:
+        super().__init__(serde=serde)
+        self._ops = dialect_ops(dialect, force_portable=force_portable)
+
+    @property
+    def _codec(self) -> Codec:
+        # `with_allowlist` clones the saver and swaps `serde`: follow it.
+        if self._codec_cache is None or self._codec_cache.serde is not self.serde:
+            self._codec_cache = Codec(self.serde)
+        return self._codec_cache
+
+    # -- validation --------------------------------------------------------
+
+    def _key(self, value: str, what: str) -> str:
+        if self._ops.bounded_keys:
+            check_length(value, KEY_LIMITS[what], what)
+        return value
+
+    def _thread_key(self, config: RunnableConfig, *, where: str = "config") -> tuple[str, str, str | None]:
+        key = parse_config(config, where=where)
+        self._key(key.thread_id, "thread_id")
+        self._key(key.checkpoint_ns, "checkpoint_ns")
+        if key.checkpoint_id is not None:
+            self._key(key.checkpoint_id, "checkpoint_id")
+        return key
+
+    # -- plans -------------------------------------------------------------
+
+    def _plan_get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+        thread_id, ns, checkpoint_id = self._thread_key(config)
+        codec = self._codec
+        return then(
+            _plans.get_tuple(thread_id, ns, checkpoint_id),
+            lambda stored: codec.checkpoint_tuple(stored) if stored else None,
+        )
+
+    def _pager(
+        self,
+        config: RunnableConfig | None,
+        filter: Mapping[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Pager:
+        thread_id = ns = checkpoint_id = None
+        if config is not None:
+            configurable = config.get("configurable") if isinstance(config, Mapping) else None
+            if isinstance(configurable, Mapping) and configurable.get("thread_id") is not None:
+                thread_id, _, checkpoint_id = self._thread_key(config)
+                raw_ns = configurable.get("checkpoint_ns")
+                ns = None if raw_ns is None else self._key(str(raw_ns), "checkpoint_ns")
+            elif not isinstance(configurable, Mapping) and configurable is not None:
+                raise InvalidConfigError("config['configurable'] must be a dict")
+        before_id = None
+        if before is not None:
+            before_conf = before.get("configurable") if isinstance(before, Mapping) else None
+            if not isinstance(before_conf, Mapping) or not isinstance(
+                before_conf.get("checkpoint_id"), str
+            ):
+                raise InvalidConfigError(
+                    "before['configurable']['checkpoint_id'] is required (a str)"
+                )
+            before_id = before_conf["checkpoint_id"]
+        query = _plans.ListQuery(
+            thread_id=thread_id,
+            checkpoint_ns=ns,
+            checkpoint_id=checkpoint_id,
+            filter=parse_filter(filter),
+            before_id=before_id,
+        )
+        return Pager(self, query, parse_limit(limit))
+
+    def _plan_put(
+        self,
+        config: RunnableConfig,
+        checkpoint: CheckpointDict,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Plan[RunnableConfig]:
+        thread_id, ns, parent_id = self._thread_key(config)
+        if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("id"), str):
+            raise TypeError("checkpoint must be a Checkpoint dict with a str 'id'")
+        self._key(checkpoint["id"], "checkpoint_id")
+        for channel, version in new_versions.items():
+            self._key(channel, "channel")
+            self._key(str(version), "version")
+        row, blobs = self._codec.checkpoint_rows(
+            thread_id,
+            ns,
+            parent_id,
+            checkpoint,
+            self._codec.metadata(config, metadata),
+            new_versions,
+        )
+        next_config = config_for(thread_id, ns, checkpoint["id"])
+        return then(_plans.put(self._ops, row, blobs), lambda _: next_config)
+
+    def _plan_put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> Plan[None]:
+        thread_id, ns, checkpoint_id = self._thread_key(config)
+        if checkpoint_id is None:
+            raise InvalidConfigError(
+                "config['configurable']['checkpoint_id'] is required: writes "
+                "belong to a checkpoint"
+            )
+        self._key(task_id, "task_id")
+        self._key(task_path, "task_path")
+        for channel, _ in writes:
+            self._key(channel, "channel")
+        rows = self._codec.write_rows(thread_id, ns, checkpoint_id, task_id, task_path, writes)
+        overwrite = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        return _plans.put_writes(self._ops, rows, overwrite=overwrite)
+
+    def _plan_delete_thread(self, thread_id: str) -> Plan[None]:
+        return _plans.delete_thread([parse_thread_id(thread_id)])
+
+    def _plan_delete_for_runs(self, run_ids: Sequence[str]) -> Plan[None] | None:
+        ids = parse_thread_ids(run_ids, where="run_ids")
+        return _plans.delete_for_runs(ids) if ids else None
+
+    def _plan_copy_thread(self, source_thread_id: str, target_thread_id: str) -> Plan[None]:
+        source = self._key(parse_thread_id(source_thread_id, where="source_thread_id"), "thread_id")
+        target = self._key(parse_thread_id(target_thread_id, where="target_thread_id"), "thread_id")
+        if source == target:
+            raise ValueError("source_thread_id and target_thread_id are the same thread")
+
+        def refuse_taken(written: bool) -> None:
+            if not written:
+                raise ValueError(
+                    f"target thread {target!r} already has checkpoints; delete it "
+                    "first or copy to a new thread ID"
+                )
+
+        return then(_plans.copy_thread(source, target), refuse_taken)
+
+    def _prune_plans(self, thread_ids: Sequence[str], strategy: str) -> list[Plan[None]]:
+        """One plan per transaction: all threads at once for ``"delete"``, one
+        thread at a time for ``"keep_latest"`` (a failure leaves the threads
+        before it pruned, and retrying is safe)."""
+        if strategy not in PRUNE_STRATEGIES:
+            raise ValueError(
+                f"unknown prune strategy {strategy!r}; use one of {PRUNE_STRATEGIES}"
+            )
+        ids = parse_thread_ids(thread_ids)
+        if not ids:
+            return []
+        if strategy == "delete":
+            return [_plans.delete_thread(ids)]
+        return [_plans.prune_keep_latest(tid) for tid in ids]
+
+    def _plan_delta_history(
+        self, config: RunnableConfig, channels: Sequence[str]
+    ) -> Plan[dict[str, DeltaChannelHistory]]:
+        thread_id, ns, checkpoint_id = self._thread_key(config)
+        channels = list(dict.fromkeys(channels))
+        codec = self._codec
+
+        def decode(rows: _plans.DeltaRows | None) -> dict[str, DeltaChannelHistory]:
+            if rows is None:
+                return {ch: {"writes": []} for ch in channels}
+            by_checkpoint: dict[tuple[str, str], list[StoredWrite]] = {}
+            for w in rows.writes:
+                by_checkpoint.setdefault((w.checkpoint_id, w.channel), []).append(w)
+            result: dict[str, DeltaChannelHistory] = {}
+            for ch in channels:
+                collected: list[PendingWrite] = []
+                # The chain runs newest first; history is replayed oldest first.
+                for cid in reversed(rows.walk.chains.get(ch, [])):
+                    collected += codec.pending_writes(by_checkpoint.get((cid, ch), []))
+                entry: DeltaChannelHistory = {"writes": collected}
+                if ch in rows.seeds:
+                    type_, blob = rows.seeds[ch]
+                    entry["seed"] = codec.load(type_, blob)
+                elif ch in rows.walk.seed_inline:
+                    entry["seed"] = rows.walk.seed_inline[ch]
+                result[ch] = entry
+            return result
+
+        return then(_plans.delta_history(thread_id, ns, checkpoint_id, channels), decode)
+
+    def _plan_setup(self) -> Plan[None]:
+        return _plans.setup(self._ops)
+
+    # -- versions ----------------------------------------------------------
+
+    def get_next_version(self, current: str | None, channel: None = None) -> str:
+        """A sortable string version, as the official savers make them: a
+        zero-padded counter, then a random fraction so concurrent branches
+        differ."""
+        if current is None:
+            counter = 0
+        elif isinstance(current, int):
+            counter = current
+        else:
+            counter = int(str(current).split(".")[0])
+        return f"{counter + 1:032}.{random.random():016}"
+
+
+def iter_pages(pager: Pager, run: Callable[[Plan[list[CheckpointTuple]]], list[CheckpointTuple]]) -> Iterator[CheckpointTuple]:
+    """Run ``pager``'s plans one by one with ``run`` and yield every tuple."""
+    while (plan := pager.next_plan()) is not None:
+        yield from pager.take(run(plan))

@@ -1,0 +1,270 @@
+"""Everything that differs between databases, decided once per engine.
+
+This is the only module that looks at ``dialect.name``. The rest of the package
+asks a :class:`DialectOps` for what it needs: how to insert-or-ignore and
+upsert, how to filter on metadata, whether key lengths must be checked, how to
+serialize ``setup()`` across processes, and which driver a bare URL means.
+
+Statement builders here return *sub-plans* (generators of steps, see
+``_run``), because the portable fallback for a missing native upsert takes
+more than one statement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine.url import URL
+
+from langgraph.checkpoint.sqlalchemy._run import Execute, Step
+
+__all__ = ["DialectOps", "dialect_ops", "normalize_url"]
+
+SubPlan = Generator[Step, Any, None]
+
+# Drivers picked for a URL that names only the database.
+_DEFAULT_SYNC_DRIVERS = {
+    "postgresql": "psycopg",
+    "sqlite": "pysqlite",
+    "mysql": "pymysql",
+    "mariadb": "pymysql",
+}
+_DEFAULT_ASYNC_DRIVERS = {
+    "postgresql": "psycopg",
+    "sqlite": "aiosqlite",
+    "mysql": "asyncmy",
+    "mariadb": "asyncmy",
+}
+_URL_ALIASES = {"postgres": "postgresql"}
+
+# Arbitrary but fixed: the key of the advisory lock that serializes setup().
+_SETUP_LOCK_KEY = 0x6C67_5F73_6176  # "lg_sav"
+
+
+def normalize_url(url: str | URL, *, is_async: bool) -> URL:
+    """Parse ``url`` and give a bare ``postgresql://``-style URL its default driver.
+
+    ``postgresql``/``postgres`` → psycopg 3 (sync and async), ``sqlite`` →
+    pysqlite (sync) or aiosqlite (async), ``mysql``/``mariadb`` → PyMySQL (sync)
+    or asyncmy (async). A URL that names a driver is left alone.
+    """
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend = _URL_ALIASES.get(parsed.get_backend_name(), parsed.get_backend_name())
+    if "+" in parsed.drivername:
+        if backend != parsed.get_backend_name():
+            driver = parsed.get_driver_name()
+            return parsed.set(drivername=f"{backend}+{driver}")
+        return parsed
+    defaults = _DEFAULT_ASYNC_DRIVERS if is_async else _DEFAULT_SYNC_DRIVERS
+    driver = defaults.get(backend)
+    return parsed.set(drivername=f"{backend}+{driver}" if driver else backend)
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (one per connection)."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in str(url.query)
+
+
+@dataclass(frozen=True)
+class DialectOps:
+    """The database-specific pieces of every statement, computed once.
+
+    Attributes:
+        name: SQLAlchemy's dialect name.
+        native_upsert: whether single-statement insert-or-ignore/upsert exist.
+            When false (an unknown dialect, or forced for tests) a portable
+            select-then-write sequence is used inside the plan's transaction.
+        bounded_keys: whether key columns are ``VARCHAR(n)``; then values are
+            length-checked before they reach a server that might truncate them.
+    """
+
+    name: str
+    native_upsert: bool
+    bounded_keys: bool
+
+    # -- writes ------------------------------------------------------------
+
+    def insert_ignore(
+        self, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> SubPlan:
+        """Insert ``rows``; a row whose primary key exists is left as it is."""
+        if not rows:
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        if self.name in ("postgresql", "sqlite") and self.native_upsert:
+            dialect_insert = (
+                postgresql.insert if self.name == "postgresql" else sqlite.insert
+            )
+            yield Execute(
+                dialect_insert(table).on_conflict_do_nothing(index_elements=keys),
+                rows,
+            )
+        elif self.name in ("mysql", "mariadb") and self.native_upsert:
+            # A no-op update, not INSERT IGNORE: IGNORE would also swallow
+            # truncation and other errors that must surface.
+            stmt = mysql.insert(table)
+            first = keys[0]
+            yield Execute(
+                stmt.on_duplicate_key_update({first: stmt.inserted[first]}), rows
+            )
+        else:
+            missing = yield from self._missing_rows(table, keys, rows)
+            if missing:
+                yield Execute(insert(table), missing)
+
+    def upsert(
+        self,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        update: Sequence[str],
+    ) -> SubPlan:
+        """Insert ``rows``; where the key exists, overwrite the ``update`` columns."""
+        if not rows:
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        if self.name in ("postgresql", "sqlite") and self.native_upsert:
+            dialect_insert = (
+                postgresql.insert if self.name == "postgresql" else sqlite.insert
+            )
+            stmt = dialect_insert(table)
+            yield Execute(
+                stmt.on_conflict_do_update(
+                    index_elements=keys,
+                    set_={c: stmt.excluded[c] for c in update},
+                ),
+                rows,
+            )
+        elif self.name in ("mysql", "mariadb") and self.native_upsert:
+            stmt = mysql.insert(table)
+            yield Execute(
+                stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update}),
+                rows,
+            )
+        else:
+            # Portable: clear the rows that exist, then insert all of them. Both
+            # run in the caller's transaction, so nobody sees the gap.
+            present = yield from self._present_keys(table, keys, rows)
+            if present:
+                yield Execute(
+                    delete(table).where(
+                        tuple_(*(table.c[k] for k in keys)).in_(sorted(present))
+                    )
+                )
+            yield Execute(insert(table), rows)
+
+    def _present_keys(
+        self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> Generator[Step, Any, set[tuple[Any, ...]]]:
+        wanted = {tuple(row[k] for k in keys) for row in rows}
+        key_cols = [table.c[k] for k in keys]
+        result = yield Execute(select(*key_cols).where(tuple_(*key_cols).in_(wanted)))
+        return {tuple(r) for r in result}
+
+    def _missing_rows(
+        self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> Generator[Step, Any, list[Mapping[str, Any]]]:
+        present = yield from self._present_keys(table, keys, rows)
+        missing: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        for row in rows:
+            key = tuple(row[k] for k in keys)
+            if key not in present:
+                missing.setdefault(key, row)
+        return list(missing.values())
+
+    # -- metadata ----------------------------------------------------------
+
+    def metadata_matches(
+        self, column: ColumnElement[Any], filter: Mapping[str, Any]
+    ) -> ColumnElement[bool]:
+        """A predicate: the metadata document in ``column`` matches ``filter``.
+
+        Keys and values are always bound parameters. PostgreSQL uses JSONB
+        containment (``@>``, served by the GIN index), MySQL ``JSON_CONTAINS``;
+        SQLite compares each key through ``json_each`` so that no JSON path is
+        ever built from a key. Nested objects match by containment on
+        PostgreSQL/MySQL and by equality on SQLite.
+        """
+        if not filter:
+            return true()
+        if self.name == "postgresql":
+            return column.op("@>")(bindparam(None, dict(filter), type_=postgresql.JSONB))
+        if self.name in ("mysql", "mariadb"):
+            return func.json_contains(column, literal(json.dumps(dict(filter)))) == 1
+        return and_(*(self._sqlite_key_matches(column, k, v) for k, v in filter.items()))
+
+    @staticmethod
+    def _sqlite_key_matches(
+        column: ColumnElement[Any], key: str, value: Any
+    ) -> ColumnElement[bool]:
+        entry = func.json_each(column).table_valued("key", "value", "type")
+        if value is None:
+            matches: ColumnElement[bool] = entry.c.type == "null"
+        elif isinstance(value, bool):
+            matches = entry.c.type == ("true" if value else "false")
+        elif isinstance(value, int):
+            matches = and_(entry.c.type == "integer", entry.c.value == value)
+        elif isinstance(value, float):
+            matches = and_(
+                or_(entry.c.type == "integer", entry.c.type == "real"),
+                entry.c.value == value,
+            )
+        elif isinstance(value, str):
+            matches = and_(entry.c.type == "text", entry.c.value == value)
+        else:
+            canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            matches = func.json(entry.c.value) == func.json(literal(canonical))
+        return exists(select(literal(1)).select_from(entry).where(entry.c.key == key, matches))
+
+    # -- schema ------------------------------------------------------------
+
+    def setup_lock(self) -> Step | None:
+        """A statement that serializes concurrent ``setup()`` calls, if any.
+
+        PostgreSQL takes a transaction-scoped advisory lock; MySQL a named lock
+        (released when the connection returns to the pool: it is
+        session-scoped there). SQLite has no such thing; ``setup()`` retries.
+        """
+        if self.name == "postgresql":
+            return Execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK_KEY)))
+        if self.name in ("mysql", "mariadb"):
+            return Execute(text("SELECT GET_LOCK('langgraph_checkpoint_setup', 60)"))
+        return None
+
+
+def dialect_ops(dialect: Dialect, *, force_portable: bool = False) -> DialectOps:
+    """The :class:`DialectOps` for ``dialect``.
+
+    ``force_portable`` takes the path an unknown dialect would take (no native
+    upsert, no JSON operators beyond SQLite's), to test it on SQLite.
+    """
+    name = dialect.name
+    return DialectOps(
+        name=name,
+        native_upsert=name in ("postgresql", "sqlite", "mysql", "mariadb")
+        and not force_portable,
+        bounded_keys=name != "postgresql",
+    )

@@ -1,0 +1,589 @@
+"""Every statement the savers run, and one plan per operation. No I/O.
+
+A plan is a generator that yields steps (``_run.Execute``/``_run.Call``) and is
+sent each result; ``_run.run`` and ``_run.arun`` drive it on a sync or async
+connection inside one transaction. Plans take rows already encoded by
+``_codec`` and return raw stored rows for ``_codec`` to decode, so neither
+serialization nor deserialization happens while a transaction is open.
+
+Statements used on every agent step are built once at import, with named bind
+parameters, so SQLAlchemy compiles each of them once per dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.sql import Select
+
+from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
+from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
+from langgraph.checkpoint.sqlalchemy._dialects import DialectOps
+from langgraph.checkpoint.sqlalchemy._run import Call, Execute, Plan
+from langgraph.checkpoint.sqlalchemy.models import (
+    Checkpoint,
+    CheckpointBlob,
+    CheckpointWrite,
+    metadata,
+)
+
+C = Checkpoint.__table__.c
+B = CheckpointBlob.__table__.c
+W = CheckpointWrite.__table__.c
+CHECKPOINTS = Checkpoint.__table__
+BLOBS = CheckpointBlob.__table__
+WRITES = CheckpointWrite.__table__
+
+# How many ancestors one query of a chain walk reads.
+CHAIN_PAGE_SIZE = 1000
+# How many keys go in one IN list (well under every driver's parameter limit).
+IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """What ``list`` was asked for, validated."""
+
+    thread_id: str | None
+    checkpoint_ns: str | None
+    checkpoint_id: str | None
+    filter: Mapping[str, Any]
+    before_id: str | None
+
+
+# -- statements ------------------------------------------------------------
+
+_CHECKPOINT_COLUMNS = (
+    C.thread_id,
+    C.checkpoint_ns,
+    C.checkpoint_id,
+    C.parent_checkpoint_id,
+    C.checkpoint,
+    C.metadata,
+)
+
+SELECT_LATEST = (
+    select(*_CHECKPOINT_COLUMNS)
+    .where(C.thread_id == bindparam("thread_id"))
+    .where(C.checkpoint_ns == bindparam("checkpoint_ns"))
+    .order_by(C.checkpoint_id.desc())
+    .limit(1)
+)
+
+SELECT_BY_ID = (
+    select(*_CHECKPOINT_COLUMNS)
+    .where(C.thread_id == bindparam("thread_id"))
+    .where(C.checkpoint_ns == bindparam("checkpoint_ns"))
+    .where(C.checkpoint_id == bindparam("checkpoint_id"))
+)
+
+SELECT_LATEST_ID = (
+    select(C.checkpoint_id)
+    .where(C.thread_id == bindparam("thread_id"))
+    .where(C.checkpoint_ns == bindparam("checkpoint_ns"))
+    .order_by(C.checkpoint_id.desc())
+    .limit(1)
+)
+
+
+def _text_null() -> ColumnElement[Any]:
+    return cast(null(), String)
+
+
+def _blobs_branch(thread_id: str, ns: str, keys: Sequence[tuple[str, str]]) -> Select[Any]:
+    """Blob rows of one namespace as rows of the children union."""
+    return select(
+        literal_column("'b'").label("kind"),
+        B.thread_id,
+        B.checkpoint_ns,
+        B.version.label("key"),
+        B.channel,
+        B.type,
+        B.blob,
+        _text_null().label("task_id"),
+        _text_null().label("task_path"),
+        cast(null(), Integer).label("idx"),
+    ).where(
+        B.thread_id == thread_id,
+        B.checkpoint_ns == ns,
+        tuple_(B.channel, B.version).in_(keys),
+    )
+
+
+def _writes_branch(thread_id: str, ns: str, checkpoint_ids: Sequence[str]) -> Select[Any]:
+    """Write rows of one namespace as rows of the children union."""
+    return select(
+        literal_column("'w'").label("kind"),
+        W.thread_id,
+        W.checkpoint_ns,
+        W.checkpoint_id.label("key"),
+        W.channel,
+        W.type,
+        W.blob,
+        W.task_id,
+        W.task_path,
+        W.idx,
+    ).where(
+        W.thread_id == thread_id,
+        W.checkpoint_ns == ns,
+        W.checkpoint_id.in_(checkpoint_ids),
+    )
+
+
+def _stored(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        thread_id=row.thread_id,
+        checkpoint_ns=row.checkpoint_ns,
+        checkpoint_id=row.checkpoint_id,
+        parent_checkpoint_id=row.parent_checkpoint_id,
+        document=row.checkpoint,
+        metadata=row.metadata or {},
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def attach_children(stored: Sequence[StoredCheckpoint]) -> Plan[None]:
+    """Load the blobs and pending writes of ``stored`` checkpoints: one query
+    per namespace (a ``get_tuple`` makes exactly one), blobs and writes in a
+    single ``UNION ALL``."""
+    groups: dict[tuple[str, str], list[StoredCheckpoint]] = {}
+    for s in stored:
+        groups.setdefault((s.thread_id, s.checkpoint_ns), []).append(s)
+    for (thread_id, ns), members in groups.items():
+        by_id = {s.checkpoint_id: s for s in members}
+        wanted: dict[tuple[str, str], list[StoredCheckpoint]] = {}
+        for s in members:
+            for key in s.blob_keys():
+                wanted.setdefault(key, []).append(s)
+        key_list = sorted(wanted)
+        ids = sorted(by_id)
+        for n, id_chunk in enumerate(_chunks(ids)):
+            branches = [_writes_branch(thread_id, ns, id_chunk)]
+            if n == 0:  # the blobs once, with the first chunk of writes
+                branches += [
+                    _blobs_branch(thread_id, ns, key_chunk) for key_chunk in _chunks(key_list)
+                ]
+            result = yield Execute(union_all(*branches) if len(branches) > 1 else branches[0])
+            for row in result:
+                if row.kind == "b":
+                    for owner in wanted.get((row.channel, row.key), ()):
+                        owner.blobs[row.channel] = (row.type, row.blob)
+                else:
+                    by_id[row.key].writes.append(
+                        StoredWrite(
+                            checkpoint_id=row.key,
+                            task_id=row.task_id,
+                            channel=row.channel,
+                            type=row.type,
+                            blob=row.blob,
+                            task_path=row.task_path or "",
+                            idx=row.idx,
+                        )
+                    )
+
+
+# -- reads -----------------------------------------------------------------
+
+
+def get_tuple(thread_id: str, ns: str, checkpoint_id: str | None) -> Plan[StoredCheckpoint | None]:
+    params = {"thread_id": thread_id, "checkpoint_ns": ns}
+    if checkpoint_id is None:
+        result = yield Execute(SELECT_LATEST, params)
+    else:
+        result = yield Execute(SELECT_BY_ID, {**params, "checkpoint_id": checkpoint_id})
+    row = result.first()
+    if row is None:
+        return None
+    stored = _stored(row)
+    yield from attach_children([stored])
+    return stored
+
+
+def list_page(
+    ops: DialectOps,
+    query: ListQuery,
+    after: tuple[str, str, str] | None,
+    size: int,
+) -> Plan[list[StoredCheckpoint]]:
+    """One page of ``list``: newest first, continuing after the ``after`` key.
+
+    Pages are keyed by (checkpoint_id, thread_id, checkpoint_ns), so a page
+    boundary never skips or repeats a checkpoint, even across threads.
+    """
+    stmt = select(*_CHECKPOINT_COLUMNS)
+    if query.thread_id is not None:
+        stmt = stmt.where(C.thread_id == query.thread_id)
+    if query.checkpoint_ns is not None:
+        stmt = stmt.where(C.checkpoint_ns == query.checkpoint_ns)
+    if query.checkpoint_id is not None:
+        stmt = stmt.where(C.checkpoint_id == query.checkpoint_id)
+    if query.filter:
+        stmt = stmt.where(ops.metadata_matches(C.metadata, query.filter))
+    if query.before_id is not None:
+        stmt = stmt.where(C.checkpoint_id < query.before_id)
+    if after is not None:
+        stmt = stmt.where(tuple_(C.checkpoint_id, C.thread_id, C.checkpoint_ns) < after)
+    stmt = stmt.order_by(
+        C.checkpoint_id.desc(), C.thread_id.desc(), C.checkpoint_ns.desc()
+    ).limit(size)
+    result = yield Execute(stmt)
+    stored = [_stored(row) for row in result]
+    yield from attach_children(stored)
+    return stored
+
+
+# -- writes ----------------------------------------------------------------
+
+
+def put(
+    ops: DialectOps, checkpoint_row: Mapping[str, Any], blob_rows: Sequence[Mapping[str, Any]]
+) -> Plan[None]:
+    """A checkpoint and its new blobs, in the caller's one transaction.
+
+    Blobs go first and are never overwritten: a (channel, version) names one
+    value for good, so a retried put is harmless.
+    """
+    yield from ops.insert_ignore(BLOBS, blob_rows)
+    yield from ops.upsert(CHECKPOINTS, [checkpoint_row], update=("checkpoint", "metadata"))
+
+
+def put_writes(
+    ops: DialectOps, rows: Sequence[Mapping[str, Any]], *, overwrite: bool
+) -> Plan[None]:
+    """Pending writes: special writes (errors, interrupts…) overwrite, others
+    are inserted once, so replaying a task's writes changes nothing."""
+    if overwrite:
+        yield from ops.upsert(WRITES, rows, update=("channel", "type", "blob"))
+    else:
+        yield from ops.insert_ignore(WRITES, rows)
+
+
+def delete_thread(thread_ids: Sequence[str]) -> Plan[None]:
+    for table in (WRITES, BLOBS, CHECKPOINTS):
+        yield Execute(delete(table).where(table.c.thread_id.in_(thread_ids)))
+
+
+def delete_for_runs(run_ids: Sequence[str]) -> Plan[None]:
+    """Checkpoints whose metadata ``run_id`` is listed, their writes, and the
+    blobs no remaining checkpoint of their namespace references."""
+    run_id = C.metadata["run_id"].as_string()
+    result = yield Execute(
+        select(C.thread_id, C.checkpoint_ns, C.checkpoint_id, C.checkpoint).where(
+            run_id.in_(run_ids)
+        )
+    )
+    doomed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for row in result:
+        doomed.setdefault((row.thread_id, row.checkpoint_ns), {})[row.checkpoint_id] = (
+            row.checkpoint
+        )
+    for (thread_id, ns), documents in doomed.items():
+        ids = sorted(documents)
+        for chunk in _chunks(ids):
+            for table in (WRITES, CHECKPOINTS):
+                yield Execute(
+                    delete(table).where(
+                        table.c.thread_id == thread_id,
+                        table.c.checkpoint_ns == ns,
+                        table.c.checkpoint_id.in_(chunk),
+                    )
+                )
+        yield from _delete_unreferenced_blobs(thread_id, ns, documents.values())
+
+
+def _versions(document: Mapping[str, Any]) -> set[tuple[str, str]]:
+    return {(ch, str(v)) for ch, v in (document.get("channel_versions") or {}).items()}
+
+
+def _delete_unreferenced_blobs(
+    thread_id: str, ns: str, freed_documents: Iterable[Mapping[str, Any]]
+) -> Plan[None]:
+    """Delete the blobs the freed checkpoints referenced that no checkpoint
+    left in the namespace references. Only freed versions are candidates, so a
+    blob a concurrent run has just written for a new checkpoint is never one."""
+    freed: set[tuple[str, str]] = set()
+    for document in freed_documents:
+        freed |= _versions(document)
+    if not freed:
+        return
+    result = yield Execute(
+        select(C.checkpoint).where(C.thread_id == thread_id, C.checkpoint_ns == ns)
+    )
+    for row in result:
+        freed -= _versions(row.checkpoint)
+    for chunk in _chunks(sorted(freed)):
+        yield Execute(
+            delete(BLOBS).where(
+                B.thread_id == thread_id,
+                B.checkpoint_ns == ns,
+                tuple_(B.channel, B.version).in_(chunk),
+            )
+        )
+
+
+def copy_thread(source: str, target: str) -> Plan[bool]:
+    """Copy every row of ``source`` to ``target``; refuse a non-empty target.
+
+    Returns whether the target was empty (and so was written).
+    """
+    taken = yield Execute(select(C.thread_id).where(C.thread_id == target).limit(1))
+    if taken.first() is not None:
+        return False
+    for table in (BLOBS, CHECKPOINTS, WRITES):
+        names = [c.name for c in table.columns]
+        columns = [
+            literal(target, type_=table.c.thread_id.type).label("thread_id")
+            if name == "thread_id"
+            else table.c[name]
+            for name in names
+        ]
+        yield Execute(
+            insert(table).from_select(
+                names, select(*columns).where(table.c.thread_id == source)
+            )
+        )
+    return True
+
+
+# -- chains: delta history and prune ---------------------------------------
+
+
+def _chain_page(
+    thread_id: str, ns: str, cursor: str, *, inclusive: bool
+) -> Select[Any]:
+    bound = C.checkpoint_id <= cursor if inclusive else C.checkpoint_id < cursor
+    return (
+        select(C.checkpoint_id, C.parent_checkpoint_id, C.checkpoint)
+        .where(C.thread_id == thread_id, C.checkpoint_ns == ns, bound)
+        .order_by(C.checkpoint_id.desc())
+        .limit(CHAIN_PAGE_SIZE)
+    )
+
+
+def _present_blobs(
+    thread_id: str, ns: str, keys: set[tuple[str, str]]
+) -> Plan[set[tuple[str, str]]]:
+    present: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted(keys)):
+        result = yield Execute(
+            select(B.channel, B.version).where(
+                B.thread_id == thread_id,
+                B.checkpoint_ns == ns,
+                B.type != EMPTY,
+                tuple_(B.channel, B.version).in_(chunk),
+            )
+        )
+        present |= {(r.channel, r.version) for r in result}
+    return present
+
+
+def walk_chain(
+    thread_id: str, ns: str, target_id: str, channels: Sequence[str]
+) -> Plan[ChainWalk]:
+    """Walk the ancestors of ``target_id`` for ``channels``, a page at a time."""
+    walk = ChainWalk(target_id=target_id, channels=channels)
+    cursor, inclusive = target_id, True
+    while not walk.finished:
+        result = yield Execute(_chain_page(thread_id, ns, cursor, inclusive=inclusive))
+        page = [
+            Ancestor(
+                checkpoint_id=row.checkpoint_id,
+                parent_checkpoint_id=row.parent_checkpoint_id,
+                versions={
+                    ch: str(v)
+                    for ch, v in (row.checkpoint.get("channel_versions") or {}).items()
+                },
+                inline=row.checkpoint.get("channel_values") or {},
+            )
+            for row in result
+        ]
+        if not page:
+            break
+        present = yield from _present_blobs(thread_id, ns, walk.blob_keys_to_probe(page))
+        walk.advance(page, present)
+        if len(page) < CHAIN_PAGE_SIZE:
+            break
+        cursor, inclusive = page[-1].checkpoint_id, False
+    return walk
+
+
+@dataclass(slots=True)
+class DeltaRows:
+    """What ``get_delta_channel_history`` read, still serialized."""
+
+    walk: ChainWalk
+    writes: list[StoredWrite]
+    seeds: dict[str, tuple[str, bytes | None]]
+
+
+def delta_history(
+    thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
+) -> Plan[DeltaRows | None]:
+    """The chain walk, then one query for the chains' writes and seed blobs."""
+    if checkpoint_id is None:
+        result = yield Execute(
+            SELECT_LATEST_ID, {"thread_id": thread_id, "checkpoint_ns": ns}
+        )
+        checkpoint_id = result.scalar()
+        if checkpoint_id is None:
+            return None
+    walk = yield from walk_chain(thread_id, ns, checkpoint_id, channels)
+    writes: list[StoredWrite] = []
+    seeds: dict[str, tuple[str, bytes | None]] = {}
+    chain_ids = sorted(walk.all_chain_ids())
+    for chunk in _chunks(chain_ids):
+        result = yield Execute(
+            select(
+                W.checkpoint_id, W.task_id, W.channel, W.type, W.blob, W.task_path, W.idx
+            ).where(
+                W.thread_id == thread_id,
+                W.checkpoint_ns == ns,
+                W.channel.in_(list(channels)),
+                W.checkpoint_id.in_(chunk),
+            )
+        )
+        writes += [
+            StoredWrite(
+                checkpoint_id=r.checkpoint_id,
+                task_id=r.task_id,
+                channel=r.channel,
+                type=r.type,
+                blob=r.blob,
+                task_path=r.task_path or "",
+                idx=r.idx,
+            )
+            for r in result
+        ]
+    if walk.seed_versions:
+        result = yield Execute(
+            select(B.channel, B.version, B.type, B.blob).where(
+                B.thread_id == thread_id,
+                B.checkpoint_ns == ns,
+                tuple_(B.channel, B.version).in_(sorted(walk.seed_versions.items())),
+            )
+        )
+        seeds = {r.channel: (r.type, r.blob) for r in result}
+    return DeltaRows(walk=walk, writes=writes, seeds=seeds)
+
+
+def _delta_channels(metadata: Mapping[str, Any] | None) -> list[str]:
+    """The DeltaChannels a checkpoint's metadata says it has (see
+    ``CheckpointMetadata.counters_since_delta_snapshot``)."""
+    counters = (metadata or {}).get("counters_since_delta_snapshot")
+    return sorted(counters) if isinstance(counters, Mapping) else []
+
+
+def prune_keep_latest(thread_id: str) -> Plan[None]:
+    """Keep each namespace's latest checkpoint, and what it needs; delete the rest.
+
+    "What it needs": its pending writes, the blobs it references, and, for every
+    ``DeltaChannel`` it has, the ancestors back to the one holding the channel's
+    last snapshot, with their writes, since that is what its value is rebuilt
+    from. Only checkpoints *older* than the kept head are deleted, and only
+    blobs that a deleted checkpoint referenced and no kept one does, so a run
+    writing to the thread meanwhile loses nothing. The oldest kept checkpoint
+    loses its parent link when its parent goes.
+    """
+    heads = yield Execute(
+        select(C.checkpoint_ns, func.max(C.checkpoint_id).label("head"))
+        .where(C.thread_id == thread_id)
+        .group_by(C.checkpoint_ns)
+    )
+    for ns, head in list(heads):
+        head_row = (
+            yield Execute(
+                SELECT_BY_ID,
+                {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": head},
+            )
+        ).first()
+        if head_row is None:
+            continue
+        kept = {head}
+        if delta := _delta_channels(head_row.metadata):
+            walk = yield from walk_chain(thread_id, ns, head, delta)
+            kept |= walk.all_chain_ids()
+        doomed_rows = yield Execute(
+            select(C.checkpoint_id, C.checkpoint).where(
+                C.thread_id == thread_id,
+                C.checkpoint_ns == ns,
+                C.checkpoint_id < head,
+            )
+        )
+        doomed = {
+            r.checkpoint_id: r.checkpoint for r in doomed_rows if r.checkpoint_id not in kept
+        }
+        if not doomed:
+            continue
+        for chunk in _chunks(sorted(doomed)):
+            for table in (WRITES, CHECKPOINTS):
+                yield Execute(
+                    delete(table).where(
+                        table.c.thread_id == thread_id,
+                        table.c.checkpoint_ns == ns,
+                        table.c.checkpoint_id.in_(chunk),
+                    )
+                )
+        for chunk in _chunks(sorted(doomed)):
+            yield Execute(
+                update(CHECKPOINTS)
+                .where(
+                    C.thread_id == thread_id,
+                    C.checkpoint_ns == ns,
+                    C.checkpoint_id.in_(sorted(kept)),
+                    C.parent_checkpoint_id.in_(chunk),
+                )
+                .values(parent_checkpoint_id=None)
+            )
+        yield from _delete_unreferenced_blobs(thread_id, ns, doomed.values())
+
+
+# -- schema ----------------------------------------------------------------
+
+
+def setup(ops: DialectOps) -> Plan[None]:
+    """Create the tables and indexes that are missing, under the setup lock."""
+    if (lock := ops.setup_lock()) is not None:
+        yield lock
+    yield Call(lambda conn: metadata.create_all(conn, checkfirst=True))
+
+
+__all__ = [
+    "CHAIN_PAGE_SIZE",
+    "DeltaRows",
+    "ListQuery",
+    "attach_children",
+    "copy_thread",
+    "delete_for_runs",
+    "delete_thread",
+    "delta_history",
+    "get_tuple",
+    "list_page",
+    "prune_keep_latest",
+    "put",
+    "put_writes",
+    "setup",
+    "walk_chain",
+]

@@ -1,0 +1,44 @@
+"""Portable column types.
+
+PostgreSQL gets exactly the types of langgraph-checkpoint-postgres (TEXT keys,
+JSONB documents, BYTEA blobs) so the two savers can share tables. Every other
+dialect gets bounded key columns, because MySQL/MariaDB index a composite key of
+at most 3072 bytes and count four bytes a character in utf8mb4, and blobs big
+enough for multi-megabyte channel values (``LONGBLOB`` on MySQL, whose plain
+``BLOB`` stops at 64 KiB).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, LargeBinary, String, Text
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.types import TypeEngine
+
+# Key widths (characters) outside PostgreSQL. The widest primary key,
+# checkpoint_blobs', is 255 + 255 + 150 + 64 = 724 characters: 2896 bytes in
+# utf8mb4, under InnoDB's 3072. Values longer than these are refused before they
+# reach the database (see `_validate.check_key_lengths`): some servers truncate
+# silently, and a truncated key is a different key.
+THREAD_ID_LENGTH = 255
+CHECKPOINT_NS_LENGTH = 255
+CHECKPOINT_ID_LENGTH = 64
+TASK_ID_LENGTH = 128
+CHANNEL_LENGTH = 150
+VERSION_LENGTH = 64
+TYPE_LENGTH = 64
+TASK_PATH_LENGTH = 1024
+
+
+def key_string(length: int) -> TypeEngine[str]:
+    """A key column: ``TEXT`` on PostgreSQL, ``VARCHAR(length)`` elsewhere."""
+    return String(length).with_variant(Text(), "postgresql")
+
+
+def document() -> TypeEngine[object]:
+    """A JSON document column: ``JSONB`` on PostgreSQL, ``JSON`` elsewhere."""
+    return JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def blob() -> TypeEngine[bytes]:
+    """A serialized value: ``BYTEA`` on PostgreSQL, ``LONGBLOB`` on MySQL."""
+    return LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")

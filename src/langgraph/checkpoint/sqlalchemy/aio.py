@@ -1,0 +1,279 @@
+"""The async saver: the same plans as :class:`SQLAlchemySaver`, on an
+``AsyncEngine`` or ``AsyncConnection``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint as CheckpointDict,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
+from langgraph.checkpoint.sqlalchemy._engine import make_async_engine, needs_serializing
+from langgraph.checkpoint.sqlalchemy._run import Plan, T, arun, atransaction
+
+__all__ = ["AsyncSQLAlchemySaver"]
+
+
+class AsyncSQLAlchemySaver(SaverCore):
+    """A checkpoint saver on a SQLAlchemy ``AsyncEngine`` or ``AsyncConnection``.
+
+    Its sync methods (``get_tuple``, ``put``…) work from any thread other than
+    the event loop's: LangGraph calls them from worker threads, for instance for
+    a sync subgraph inside an async graph. On the loop's own thread they raise
+    ``asyncio.InvalidStateError``, since blocking there would deadlock.
+
+    Args:
+        bind: the ``AsyncEngine`` (recommended) or ``AsyncConnection``.
+        serde: the serializer for channel values and writes.
+        force_portable: use the statements written for dialects without a
+            native upsert (for testing that path).
+    """
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection,
+        *,
+        serde: SerializerProtocol | None = None,
+        force_portable: bool = False,
+    ) -> None:
+        if not isinstance(bind, (AsyncEngine, AsyncConnection)):
+            raise TypeError(
+                "AsyncSQLAlchemySaver needs an AsyncEngine or AsyncConnection, not "
+                f"{type(bind).__name__}; for an Engine use SQLAlchemySaver"
+            )
+        super().__init__(bind.dialect, serde=serde, force_portable=force_portable)
+        self.bind = bind
+        self._lock = asyncio.Lock() if needs_serializing(bind) else None
+        self._owned_engine: AsyncEngine | None = None
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | URL,
+        *,
+        engine_kwargs: Mapping[str, Any] | None = None,
+        serde: SerializerProtocol | None = None,
+    ) -> AsyncSQLAlchemySaver:
+        """A saver on a new async engine for ``url``, disposed when closed.
+
+        Use ``async with AsyncSQLAlchemySaver.from_url(...) as saver:`` or
+        ``await saver.aclose()``. A URL with no driver gets one:
+        ``postgresql://`` → psycopg 3 (async), ``sqlite://`` → aiosqlite,
+        ``mysql://`` → asyncmy. See ``SQLAlchemySaver.from_url``.
+        """
+        engine = make_async_engine(url, engine_kwargs)
+        saver = cls(engine, serde=serde)
+        saver._owned_engine = engine
+        return saver
+
+    async def aclose(self) -> None:
+        """Dispose of the engine if this saver made it (``from_url``)."""
+        if self._owned_engine is not None:
+            await self._owned_engine.dispose()
+            self._owned_engine = None
+
+    async def __aenter__(self) -> AsyncSQLAlchemySaver:
+        self.loop = asyncio.get_running_loop()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bind.engine.url!r})"
+
+    async def _arun(self, plan: Plan[T]) -> T:
+        self.loop = asyncio.get_running_loop()
+        async with atransaction(self.bind, self._lock) as conn:
+            return await arun(plan, conn)
+
+    def _sync(self, coro: Awaitable[T]) -> T:
+        """Run ``coro`` on the saver's loop from another thread and wait."""
+        try:
+            on_loop = asyncio.get_running_loop() is not None
+        except RuntimeError:
+            on_loop = False
+        if on_loop and (self.loop is None or asyncio.get_running_loop() is self.loop):
+            _close(coro)
+            raise asyncio.InvalidStateError(
+                "Synchronous calls to AsyncSQLAlchemySaver are only allowed from a "
+                "thread other than the event loop's; await the async method "
+                "(aget_tuple, aput…) instead, or use SQLAlchemySaver."
+            )
+        if self.loop is None or not self.loop.is_running():
+            _close(coro)
+            raise asyncio.InvalidStateError(
+                "AsyncSQLAlchemySaver's sync methods need its event loop running in "
+                "another thread; no loop is running it. Use SQLAlchemySaver for sync code."
+            )
+        return asyncio.run_coroutine_threadsafe(_as_coroutine(coro), self.loop).result()
+
+    # -- schema ------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Create the tables and indexes if they are missing (``await`` it).
+        Idempotent, and safe when several processes call it at once."""
+        for attempt in range(SETUP_ATTEMPTS):
+            try:
+                await self._arun(self._plan_setup())
+                return
+            except DBAPIError:
+                if attempt == SETUP_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    # -- async interface ---------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """See ``SQLAlchemySaver.get_tuple``."""
+        return await self._arun(self._plan_get_tuple(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """See ``SQLAlchemySaver.list``."""
+        pager = self._pager(config, filter, before, limit)
+        while (plan := pager.next_plan()) is not None:
+            for item in pager.take(await self._arun(plan)):
+                yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: CheckpointDict,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """See ``SQLAlchemySaver.put``."""
+        return await self._arun(self._plan_put(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """See ``SQLAlchemySaver.put_writes``."""
+        await self._arun(self._plan_put_writes(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """See ``SQLAlchemySaver.delete_thread``."""
+        await self._arun(self._plan_delete_thread(thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """See ``SQLAlchemySaver.delete_for_runs``."""
+        if (plan := self._plan_delete_for_runs(run_ids)) is not None:
+            await self._arun(plan)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """See ``SQLAlchemySaver.copy_thread``."""
+        await self._arun(self._plan_copy_thread(source_thread_id, target_thread_id))
+
+    async def aprune(
+        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+    ) -> None:
+        """See ``SQLAlchemySaver.prune``."""
+        for plan in self._prune_plans(thread_ids, strategy):
+            await self._arun(plan)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """See ``SQLAlchemySaver.get_delta_channel_history``."""
+        if not channels:
+            return {}
+        return await self._arun(self._plan_delta_history(config, channels))
+
+    # -- sync interface, from other threads --------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._sync(self.aget_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        async def collect() -> list[CheckpointTuple]:
+            return [
+                t async for t in self.alist(config, filter=filter, before=before, limit=limit)
+            ]
+
+        return iter(self._sync(collect()))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: CheckpointDict,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._sync(self.aput(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._sync(self.aput_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._sync(self.adelete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._sync(self.adelete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._sync(self.acopy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._sync(self.aprune(thread_ids, strategy=strategy))
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _close(awaitable: Awaitable[Any]) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()

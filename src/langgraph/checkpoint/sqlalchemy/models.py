@@ -1,0 +1,131 @@
+"""The declarative schema: three tables on one ``MetaData``.
+
+Host applications can add :data:`metadata` to their own Alembic
+``target_metadata``. On PostgreSQL the tables, columns, keys and index names are
+those of langgraph-checkpoint-postgres, so either saver can read what the other
+wrote; the one extra index (GIN on ``checkpoints.metadata``) only speeds up
+metadata filters.
+
+* ``checkpoints``: one row per checkpoint. ``checkpoint`` holds the checkpoint
+  document with its small primitive channel values inlined; larger values live
+  in ``checkpoint_blobs``.
+* ``checkpoint_blobs``: serialized channel values keyed by channel *version*, so
+  a channel that did not change between checkpoints is stored once.
+* ``checkpoint_writes``: pending writes of tasks, keyed by the checkpoint they
+  follow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Index, Integer, MetaData, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from langgraph.checkpoint.sqlalchemy._types import (
+    CHANNEL_LENGTH,
+    CHECKPOINT_ID_LENGTH,
+    CHECKPOINT_NS_LENGTH,
+    TASK_ID_LENGTH,
+    TASK_PATH_LENGTH,
+    THREAD_ID_LENGTH,
+    TYPE_LENGTH,
+    VERSION_LENGTH,
+    blob,
+    document,
+    key_string,
+)
+
+__all__ = ["Base", "Checkpoint", "CheckpointBlob", "CheckpointWrite", "metadata"]
+
+# Names match what PostgreSQL (and the official saver) give these objects, so
+# Alembic's autogenerate sees no difference on an adopted database.
+NAMING_CONVENTION = {
+    "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the checkpoint tables."""
+
+    metadata = metadata
+
+
+class Checkpoint(Base):
+    """One checkpoint of one namespace of one thread."""
+
+    __tablename__ = "checkpoints"
+
+    thread_id: Mapped[str] = mapped_column(
+        key_string(THREAD_ID_LENGTH), primary_key=True
+    )
+    checkpoint_ns: Mapped[str] = mapped_column(
+        key_string(CHECKPOINT_NS_LENGTH), primary_key=True, server_default=text("''")
+    )
+    checkpoint_id: Mapped[str] = mapped_column(
+        key_string(CHECKPOINT_ID_LENGTH), primary_key=True
+    )
+    parent_checkpoint_id: Mapped[str | None] = mapped_column(
+        key_string(CHECKPOINT_ID_LENGTH)
+    )
+    type: Mapped[str | None] = mapped_column(key_string(TYPE_LENGTH))
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(document())
+    # ``metadata`` is taken by the declarative base; the column keeps its name.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", document())
+
+    __table_args__ = (
+        Index(None, "thread_id"),
+        Index("checkpoints_metadata_gin_idx", "metadata", postgresql_using="gin")
+        .ddl_if(dialect="postgresql"),
+    )
+
+
+class CheckpointBlob(Base):
+    """A channel value at one version; ``blob`` is NULL for an empty channel."""
+
+    __tablename__ = "checkpoint_blobs"
+
+    thread_id: Mapped[str] = mapped_column(
+        key_string(THREAD_ID_LENGTH), primary_key=True
+    )
+    checkpoint_ns: Mapped[str] = mapped_column(
+        key_string(CHECKPOINT_NS_LENGTH), primary_key=True, server_default=text("''")
+    )
+    channel: Mapped[str] = mapped_column(key_string(CHANNEL_LENGTH), primary_key=True)
+    version: Mapped[str] = mapped_column(key_string(VERSION_LENGTH), primary_key=True)
+    type: Mapped[str] = mapped_column(key_string(TYPE_LENGTH))
+    blob: Mapped[bytes | None] = mapped_column(blob())
+
+    __table_args__ = (Index(None, "thread_id"),)
+
+
+class CheckpointWrite(Base):
+    """One pending write of one task, following one checkpoint."""
+
+    __tablename__ = "checkpoint_writes"
+
+    thread_id: Mapped[str] = mapped_column(
+        key_string(THREAD_ID_LENGTH), primary_key=True
+    )
+    checkpoint_ns: Mapped[str] = mapped_column(
+        key_string(CHECKPOINT_NS_LENGTH), primary_key=True, server_default=text("''")
+    )
+    checkpoint_id: Mapped[str] = mapped_column(
+        key_string(CHECKPOINT_ID_LENGTH), primary_key=True
+    )
+    task_id: Mapped[str] = mapped_column(key_string(TASK_ID_LENGTH), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(key_string(CHANNEL_LENGTH))
+    type: Mapped[str | None] = mapped_column(key_string(TYPE_LENGTH))
+    blob: Mapped[bytes] = mapped_column(blob())
+    task_path: Mapped[str] = mapped_column(
+        key_string(TASK_PATH_LENGTH), server_default=text("''")
+    )
+
+    __table_args__ = (Index(None, "thread_id"),)
