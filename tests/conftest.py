@@ -1,0 +1,114 @@
+"""Databases for the tests: real servers, never mocks.
+
+Every test that takes ``backend`` runs once per supported database:
+``sqlite`` (a file), ``sqlite-memory``, ``sqlite-portable`` (a file, with the
+statements meant for dialects without a native upsert) and ``postgres`` (see
+``servers/postgres.py`` for where the server comes from; under ``CI=true`` a
+missing server fails the run instead of skipping).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
+from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+BACKENDS = ["sqlite", "sqlite-memory", "sqlite-portable", "postgres"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How to reach one database for one test."""
+
+    name: str
+    sync_url: str
+    async_url: str
+    force_portable: bool = False
+
+    def saver(self, **kwargs: object) -> SQLAlchemySaver:
+        """A set-up sync saver on a fresh engine (closed by the caller)."""
+        saver = SQLAlchemySaver.from_url(self.sync_url, **kwargs)  # type: ignore[arg-type]
+        if self.force_portable:
+            saver = SQLAlchemySaver(saver.bind, force_portable=True, **kwargs)  # type: ignore[arg-type]
+            saver._owned_engine = saver.bind  # type: ignore[assignment]
+        saver.setup()
+        return saver
+
+    async def asaver(self, **kwargs: object) -> AsyncSQLAlchemySaver:
+        """A set-up async saver on a fresh engine (closed by the caller)."""
+        saver = AsyncSQLAlchemySaver.from_url(self.async_url, **kwargs)  # type: ignore[arg-type]
+        if self.force_portable:
+            engine = saver.bind
+            saver = AsyncSQLAlchemySaver(engine, force_portable=True, **kwargs)  # type: ignore[arg-type]
+            saver._owned_engine = engine  # type: ignore[assignment]
+        await saver.setup()
+        return saver
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database on a PostgreSQL server that lives for the session."""
+    from servers.postgres import fresh_database, postgres_server
+
+    try:
+        with postgres_server() as server:
+            yield fresh_database(server, "lgsa_tests")
+    except RuntimeError as exc:  # no server anywhere
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL available: {exc}")
+
+
+def _empty_tables(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """One database, empty, for one test."""
+    name = request.param
+    if name == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        _empty_tables(url)
+        return Backend(name, url, url)
+    if name == "sqlite-memory":
+        return Backend(name, "sqlite:///:memory:", "sqlite+aiosqlite:///:memory:")
+    path = tmp_path / "checkpoints.db"
+    return Backend(
+        name,
+        f"sqlite:///{path}",
+        f"sqlite+aiosqlite:///{path}",
+        force_portable=name == "sqlite-portable",
+    )
+
+
+@pytest.fixture
+def saver(backend: Backend) -> Iterator[SQLAlchemySaver]:
+    saver = backend.saver()
+    try:
+        yield saver
+    finally:
+        saver.close()
+
+
+@pytest.fixture
+async def asaver(backend: Backend) -> AsyncIterator[AsyncSQLAlchemySaver]:
+    saver = await backend.asaver()
+    try:
+        yield saver
+    finally:
+        await saver.aclose()
