@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-from conftest import Backend
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
+from conftest import Backend
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 
 

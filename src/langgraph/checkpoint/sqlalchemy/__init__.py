@@ -25,15 +25,14 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
-    Checkpoint as CheckpointDict,
     CheckpointMetadata,
     CheckpointTuple,
     DeltaChannelHistory,
 )
+from langgraph.checkpoint.base import (
+    Checkpoint as CheckpointDict,
+)
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from sqlalchemy import Connection, Engine
-from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import DBAPIError
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
@@ -46,6 +45,9 @@ from langgraph.checkpoint.sqlalchemy.models import (
     CheckpointWrite,
     metadata,
 )
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
 
 __all__ = [
     "AsyncSQLAlchemySaver",
@@ -57,6 +59,7 @@ __all__ = [
     "SQLAlchemySaver",
     "metadata",
 ]
+
 
 class SQLAlchemySaver(SaverCore):
     """A checkpoint saver on a SQLAlchemy ``Engine`` or ``Connection``.
@@ -210,7 +213,9 @@ class SQLAlchemySaver(SaverCore):
         checkpoints (nothing is overwritten)."""
         self._run(self._plan_copy_thread(source_thread_id, target_thread_id))
 
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+    def prune(
+        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+    ) -> None:
         """Prune threads.
 
         ``"keep_latest"`` keeps each namespace's latest checkpoint with its

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -133,7 +133,9 @@ class Codec:
         return row, blob_rows
 
     @staticmethod
-    def metadata(config: RunnableConfig, metadata: CheckpointMetadata) -> dict[str, Any]:
+    def metadata(
+        config: RunnableConfig, metadata: CheckpointMetadata
+    ) -> dict[str, Any]:
         """The metadata document to store: the config's extras merged in, cleaned."""
         merged = get_serializable_checkpoint_metadata(config, metadata)
         return clean_json(merged, where="metadata")  # type: ignore[no-any-return]
@@ -188,17 +190,21 @@ class Codec:
 
     def checkpoint_tuple(self, stored: StoredCheckpoint) -> CheckpointTuple:
         """The :class:`CheckpointTuple` for a row and its blobs and writes."""
-        checkpoint: Checkpoint = {  # type: ignore[typeddict-item]
-            **stored.document,
-            "channel_values": self.channel_values(stored),
-        }
+        checkpoint = cast(
+            Checkpoint,
+            {**stored.document, "channel_values": self.channel_values(stored)},
+        )
         parent = (
-            config_for(stored.thread_id, stored.checkpoint_ns, stored.parent_checkpoint_id)
+            config_for(
+                stored.thread_id, stored.checkpoint_ns, stored.parent_checkpoint_id
+            )
             if stored.parent_checkpoint_id
             else None
         )
         return CheckpointTuple(
-            config=config_for(stored.thread_id, stored.checkpoint_ns, stored.checkpoint_id),
+            config=config_for(
+                stored.thread_id, stored.checkpoint_ns, stored.checkpoint_id
+            ),
             checkpoint=checkpoint,
             metadata=stored.metadata,  # type: ignore[arg-type]
             parent_config=parent,
@@ -206,7 +212,9 @@ class Codec:
         )
 
 
-def config_for(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+def config_for(
+    thread_id: str, checkpoint_ns: str, checkpoint_id: str
+) -> RunnableConfig:
     """The config that points at one checkpoint."""
     return {
         "configurable": {

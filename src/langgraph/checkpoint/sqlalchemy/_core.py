@@ -24,7 +24,6 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.base import Checkpoint as CheckpointDict
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from sqlalchemy.engine import Dialect
 
 from langgraph.checkpoint.sqlalchemy import _plans
 from langgraph.checkpoint.sqlalchemy._codec import Codec, StoredWrite, config_for
@@ -40,6 +39,7 @@ from langgraph.checkpoint.sqlalchemy._validate import (
     parse_thread_id,
     parse_thread_ids,
 )
+from sqlalchemy.engine import Dialect
 
 __all__ = ["PRUNE_STRATEGIES", "SETUP_ATTEMPTS", "Pager", "SaverCore", "iter_pages"]
 
@@ -95,7 +95,11 @@ class Pager:
             self._done = self._done or self._remaining <= 0
         if page:
             last = page[-1].config["configurable"]
-            self._after = (last["checkpoint_id"], last["thread_id"], last["checkpoint_ns"])
+            self._after = (
+                last["checkpoint_id"],
+                last["thread_id"],
+                last["checkpoint_ns"],
+            )
         return page
 
 
@@ -129,7 +133,9 @@ class SaverCore(BaseCheckpointSaver[str]):
             check_length(value, KEY_LIMITS[what], what)
         return value
 
-    def _thread_key(self, config: RunnableConfig, *, where: str = "config") -> tuple[str, str, str | None]:
+    def _thread_key(
+        self, config: RunnableConfig, *, where: str = "config"
+    ) -> tuple[str, str, str | None]:
         key = parse_config(config, where=where)
         self._key(key.thread_id, "thread_id")
         self._key(key.checkpoint_ns, "checkpoint_ns")
@@ -156,8 +162,13 @@ class SaverCore(BaseCheckpointSaver[str]):
     ) -> Pager:
         thread_id = ns = checkpoint_id = None
         if config is not None:
-            configurable = config.get("configurable") if isinstance(config, Mapping) else None
-            if isinstance(configurable, Mapping) and configurable.get("thread_id") is not None:
+            configurable = (
+                config.get("configurable") if isinstance(config, Mapping) else None
+            )
+            if (
+                isinstance(configurable, Mapping)
+                and configurable.get("thread_id") is not None
+            ):
                 thread_id, _, checkpoint_id = self._thread_key(config)
                 raw_ns = configurable.get("checkpoint_ns")
                 ns = None if raw_ns is None else self._key(str(raw_ns), "checkpoint_ns")
@@ -165,7 +176,9 @@ class SaverCore(BaseCheckpointSaver[str]):
                 raise InvalidConfigError("config['configurable'] must be a dict")
         before_id = None
         if before is not None:
-            before_conf = before.get("configurable") if isinstance(before, Mapping) else None
+            before_conf = (
+                before.get("configurable") if isinstance(before, Mapping) else None
+            )
             if not isinstance(before_conf, Mapping) or not isinstance(
                 before_conf.get("checkpoint_id"), str
             ):
@@ -190,7 +203,9 @@ class SaverCore(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> Plan[RunnableConfig]:
         thread_id, ns, parent_id = self._thread_key(config)
-        if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("id"), str):
+        if not isinstance(checkpoint, Mapping) or not isinstance(
+            checkpoint.get("id"), str
+        ):
             raise TypeError("checkpoint must be a Checkpoint dict with a str 'id'")
         self._key(checkpoint["id"], "checkpoint_id")
         for channel, version in new_versions.items():
@@ -224,7 +239,9 @@ class SaverCore(BaseCheckpointSaver[str]):
         self._key(task_path, "task_path")
         for channel, _ in writes:
             self._key(channel, "channel")
-        rows = self._codec.write_rows(thread_id, ns, checkpoint_id, task_id, task_path, writes)
+        rows = self._codec.write_rows(
+            thread_id, ns, checkpoint_id, task_id, task_path, writes
+        )
         overwrite = all(channel in WRITES_IDX_MAP for channel, _ in writes)
         return _plans.put_writes(self._ops, rows, overwrite=overwrite)
 
@@ -235,11 +252,19 @@ class SaverCore(BaseCheckpointSaver[str]):
         ids = parse_thread_ids(run_ids, where="run_ids")
         return _plans.delete_for_runs(ids) if ids else None
 
-    def _plan_copy_thread(self, source_thread_id: str, target_thread_id: str) -> Plan[None]:
-        source = self._key(parse_thread_id(source_thread_id, where="source_thread_id"), "thread_id")
-        target = self._key(parse_thread_id(target_thread_id, where="target_thread_id"), "thread_id")
+    def _plan_copy_thread(
+        self, source_thread_id: str, target_thread_id: str
+    ) -> Plan[None]:
+        source = self._key(
+            parse_thread_id(source_thread_id, where="source_thread_id"), "thread_id"
+        )
+        target = self._key(
+            parse_thread_id(target_thread_id, where="target_thread_id"), "thread_id"
+        )
         if source == target:
-            raise ValueError("source_thread_id and target_thread_id are the same thread")
+            raise ValueError(
+                "source_thread_id and target_thread_id are the same thread"
+            )
 
         def refuse_taken(written: bool) -> None:
             if not written:
@@ -250,7 +275,9 @@ class SaverCore(BaseCheckpointSaver[str]):
 
         return then(_plans.copy_thread(source, target), refuse_taken)
 
-    def _prune_plans(self, thread_ids: Sequence[str], strategy: str) -> list[Plan[None]]:
+    def _prune_plans(
+        self, thread_ids: Sequence[str], strategy: str
+    ) -> list[Plan[None]]:
         """One plan per transaction: all threads at once for ``"delete"``, one
         thread at a time for ``"keep_latest"`` (a failure leaves the threads
         before it pruned, and retrying is safe)."""
@@ -293,7 +320,9 @@ class SaverCore(BaseCheckpointSaver[str]):
                 result[ch] = entry
             return result
 
-        return then(_plans.delta_history(thread_id, ns, checkpoint_id, channels), decode)
+        return then(
+            _plans.delta_history(thread_id, ns, checkpoint_id, channels), decode
+        )
 
     def _plan_setup(self) -> Plan[None]:
         return _plans.setup(self._ops)
@@ -313,7 +342,9 @@ class SaverCore(BaseCheckpointSaver[str]):
         return f"{counter + 1:032}.{random.random():016}"
 
 
-def iter_pages(pager: Pager, run: Callable[[Plan[list[CheckpointTuple]]], list[CheckpointTuple]]) -> Iterator[CheckpointTuple]:
+def iter_pages(
+    pager: Pager, run: Callable[[Plan[list[CheckpointTuple]]], list[CheckpointTuple]]
+) -> Iterator[CheckpointTuple]:
     """Run ``pager``'s plans one by one with ``run`` and yield every tuple."""
     while (plan := pager.next_plan()) is not None:
         yield from pager.take(run(plan))

@@ -17,6 +17,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy._run import Execute, Step
 from sqlalchemy import (
     ColumnElement,
     Table,
@@ -36,8 +37,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.url import URL
-
-from langgraph.checkpoint.sqlalchemy._run import Execute, Step
 
 __all__ = ["DialectOps", "dialect_ops", "normalize_url"]
 
@@ -77,8 +76,8 @@ def normalize_url(url: str | URL, *, is_async: bool) -> URL:
             return parsed.set(drivername=f"{backend}+{driver}")
         return parsed
     defaults = _DEFAULT_ASYNC_DRIVERS if is_async else _DEFAULT_SYNC_DRIVERS
-    driver = defaults.get(backend)
-    return parsed.set(drivername=f"{backend}+{driver}" if driver else backend)
+    default = defaults.get(backend)
+    return parsed.set(drivername=f"{backend}+{default}" if default else backend)
 
 
 def is_memory_sqlite(url: URL) -> bool:
@@ -108,28 +107,40 @@ class DialectOps:
 
     # -- writes ------------------------------------------------------------
 
-    def insert_ignore(
-        self, table: Table, rows: Sequence[Mapping[str, Any]]
-    ) -> SubPlan:
+    @property
+    def _on_conflict(self) -> bool:
+        """``INSERT … ON CONFLICT`` (PostgreSQL, SQLite)."""
+        return self.native_upsert and self.name in ("postgresql", "sqlite")
+
+    @property
+    def _on_duplicate_key(self) -> bool:
+        """``INSERT … ON DUPLICATE KEY UPDATE`` (MySQL, MariaDB)."""
+        return self.native_upsert and self.name in ("mysql", "mariadb")
+
+    def _conflict_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        if self.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def insert_ignore(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> SubPlan:
         """Insert ``rows``; a row whose primary key exists is left as it is."""
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
-        if self.name in ("postgresql", "sqlite") and self.native_upsert:
-            dialect_insert = (
-                postgresql.insert if self.name == "postgresql" else sqlite.insert
-            )
+        if self._on_conflict:
             yield Execute(
-                dialect_insert(table).on_conflict_do_nothing(index_elements=keys),
+                self._conflict_insert(table).on_conflict_do_nothing(
+                    index_elements=keys
+                ),
                 rows,
             )
-        elif self.name in ("mysql", "mariadb") and self.native_upsert:
+        elif self._on_duplicate_key:
             # A no-op update, not INSERT IGNORE: IGNORE would also swallow
             # truncation and other errors that must surface.
-            stmt = mysql.insert(table)
+            ignore = mysql.insert(table)
             first = keys[0]
             yield Execute(
-                stmt.on_duplicate_key_update({first: stmt.inserted[first]}), rows
+                ignore.on_duplicate_key_update({first: ignore.inserted[first]}), rows
             )
         else:
             missing = yield from self._missing_rows(table, keys, rows)
@@ -146,11 +157,8 @@ class DialectOps:
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
-        if self.name in ("postgresql", "sqlite") and self.native_upsert:
-            dialect_insert = (
-                postgresql.insert if self.name == "postgresql" else sqlite.insert
-            )
-            stmt = dialect_insert(table)
+        if self._on_conflict:
+            stmt = self._conflict_insert(table)
             yield Execute(
                 stmt.on_conflict_do_update(
                     index_elements=keys,
@@ -158,10 +166,10 @@ class DialectOps:
                 ),
                 rows,
             )
-        elif self.name in ("mysql", "mariadb") and self.native_upsert:
-            stmt = mysql.insert(table)
+        elif self._on_duplicate_key:
+            upsert = mysql.insert(table)
             yield Execute(
-                stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update}),
+                upsert.on_duplicate_key_update({c: upsert.inserted[c] for c in update}),
                 rows,
             )
         else:
@@ -211,10 +219,14 @@ class DialectOps:
         if not filter:
             return true()
         if self.name == "postgresql":
-            return column.op("@>")(bindparam(None, dict(filter), type_=postgresql.JSONB))
+            return column.op("@>")(
+                bindparam(None, dict(filter), type_=postgresql.JSONB)
+            )
         if self.name in ("mysql", "mariadb"):
             return func.json_contains(column, literal(json.dumps(dict(filter)))) == 1
-        return and_(*(self._sqlite_key_matches(column, k, v) for k, v in filter.items()))
+        return and_(
+            *(self._sqlite_key_matches(column, k, v) for k, v in filter.items())
+        )
 
     @staticmethod
     def _sqlite_key_matches(
@@ -237,7 +249,9 @@ class DialectOps:
         else:
             canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
             matches = func.json(entry.c.value) == func.json(literal(canonical))
-        return exists(select(literal(1)).select_from(entry).where(entry.c.key == key, matches))
+        return exists(
+            select(literal(1)).select_from(entry).where(entry.c.key == key, matches)
+        )
 
     # -- schema ------------------------------------------------------------
 

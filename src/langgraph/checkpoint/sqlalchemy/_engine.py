@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy._dialects import is_memory_sqlite, normalize_url
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
-
-from langgraph.checkpoint.sqlalchemy._dialects import is_memory_sqlite, normalize_url
 
 __all__ = ["make_async_engine", "make_engine", "needs_serializing"]
 
@@ -47,7 +46,9 @@ def _tune_sqlite_file(engine: Engine, url: URL) -> None:
             cursor.close()
 
 
-def make_engine(url: str | URL, engine_kwargs: Mapping[str, Any] | None = None) -> Engine:
+def make_engine(
+    url: str | URL, engine_kwargs: Mapping[str, Any] | None = None
+) -> Engine:
     """A sync engine for ``url`` with the defaults described in ``from_url``."""
     parsed = normalize_url(url, is_async=False)
     engine = create_engine(parsed, **_options(parsed, engine_kwargs))
@@ -65,7 +66,9 @@ def make_async_engine(
     return engine
 
 
-def needs_serializing(bind: Engine | Connection | AsyncEngine | AsyncConnection) -> bool:
+def needs_serializing(
+    bind: Engine | Connection | AsyncEngine | AsyncConnection,
+) -> bool:
     """Whether calls must take turns: one shared connection can run one
     transaction at a time, whatever the number of threads or tasks."""
     if isinstance(bind, (Connection, AsyncConnection)):

@@ -16,10 +16,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
+from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
+from langgraph.checkpoint.sqlalchemy._dialects import DialectOps
+from langgraph.checkpoint.sqlalchemy._run import Call, Execute, Plan
+from langgraph.checkpoint.sqlalchemy.models import (
+    Checkpoint,
+    CheckpointBlob,
+    CheckpointWrite,
+    metadata,
+)
 from sqlalchemy import (
     ColumnElement,
     Integer,
     String,
+    Table,
     bindparam,
     cast,
     delete,
@@ -35,23 +46,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
-from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
-from langgraph.checkpoint.sqlalchemy._dialects import DialectOps
-from langgraph.checkpoint.sqlalchemy._run import Call, Execute, Plan
-from langgraph.checkpoint.sqlalchemy.models import (
-    Checkpoint,
-    CheckpointBlob,
-    CheckpointWrite,
-    metadata,
-)
-
 C = Checkpoint.__table__.c
 B = CheckpointBlob.__table__.c
 W = CheckpointWrite.__table__.c
-CHECKPOINTS = Checkpoint.__table__
-BLOBS = CheckpointBlob.__table__
-WRITES = CheckpointWrite.__table__
+CHECKPOINTS: Table = Checkpoint.__table__  # type: ignore[assignment]
+BLOBS: Table = CheckpointBlob.__table__  # type: ignore[assignment]
+WRITES: Table = CheckpointWrite.__table__  # type: ignore[assignment]
 
 # How many ancestors one query of a chain walk reads.
 CHAIN_PAGE_SIZE = 1000
@@ -109,7 +109,9 @@ def _text_null() -> ColumnElement[Any]:
     return cast(null(), String)
 
 
-def _blobs_branch(thread_id: str, ns: str, keys: Sequence[tuple[str, str]]) -> Select[Any]:
+def _blobs_branch(
+    thread_id: str, ns: str, keys: Sequence[tuple[str, str]]
+) -> Select[Any]:
     """Blob rows of one namespace as rows of the children union."""
     return select(
         literal_column("'b'").label("kind"),
@@ -129,7 +131,9 @@ def _blobs_branch(thread_id: str, ns: str, keys: Sequence[tuple[str, str]]) -> S
     )
 
 
-def _writes_branch(thread_id: str, ns: str, checkpoint_ids: Sequence[str]) -> Select[Any]:
+def _writes_branch(
+    thread_id: str, ns: str, checkpoint_ids: Sequence[str]
+) -> Select[Any]:
     """Write rows of one namespace as rows of the children union."""
     return select(
         literal_column("'w'").label("kind"),
@@ -184,9 +188,12 @@ def attach_children(stored: Sequence[StoredCheckpoint]) -> Plan[None]:
             branches = [_writes_branch(thread_id, ns, id_chunk)]
             if n == 0:  # the blobs once, with the first chunk of writes
                 branches += [
-                    _blobs_branch(thread_id, ns, key_chunk) for key_chunk in _chunks(key_list)
+                    _blobs_branch(thread_id, ns, key_chunk)
+                    for key_chunk in _chunks(key_list)
                 ]
-            result = yield Execute(union_all(*branches) if len(branches) > 1 else branches[0])
+            result = yield Execute(
+                union_all(*branches) if len(branches) > 1 else branches[0]
+            )
             for row in result:
                 if row.kind == "b":
                     for owner in wanted.get((row.channel, row.key), ()):
@@ -208,7 +215,9 @@ def attach_children(stored: Sequence[StoredCheckpoint]) -> Plan[None]:
 # -- reads -----------------------------------------------------------------
 
 
-def get_tuple(thread_id: str, ns: str, checkpoint_id: str | None) -> Plan[StoredCheckpoint | None]:
+def get_tuple(
+    thread_id: str, ns: str, checkpoint_id: str | None
+) -> Plan[StoredCheckpoint | None]:
     params = {"thread_id": thread_id, "checkpoint_ns": ns}
     if checkpoint_id is None:
         result = yield Execute(SELECT_LATEST, params)
@@ -259,7 +268,9 @@ def list_page(
 
 
 def put(
-    ops: DialectOps, checkpoint_row: Mapping[str, Any], blob_rows: Sequence[Mapping[str, Any]]
+    ops: DialectOps,
+    checkpoint_row: Mapping[str, Any],
+    blob_rows: Sequence[Mapping[str, Any]],
 ) -> Plan[None]:
     """A checkpoint and its new blobs, in the caller's one transaction.
 
@@ -267,7 +278,9 @@ def put(
     value for good, so a retried put is harmless.
     """
     yield from ops.insert_ignore(BLOBS, blob_rows)
-    yield from ops.upsert(CHECKPOINTS, [checkpoint_row], update=("checkpoint", "metadata"))
+    yield from ops.upsert(
+        CHECKPOINTS, [checkpoint_row], update=("checkpoint", "metadata")
+    )
 
 
 def put_writes(
@@ -422,7 +435,9 @@ def walk_chain(
         ]
         if not page:
             break
-        present = yield from _present_blobs(thread_id, ns, walk.blob_keys_to_probe(page))
+        present = yield from _present_blobs(
+            thread_id, ns, walk.blob_keys_to_probe(page)
+        )
         walk.advance(page, present)
         if len(page) < CHAIN_PAGE_SIZE:
             break
@@ -457,7 +472,13 @@ def delta_history(
     for chunk in _chunks(chain_ids):
         result = yield Execute(
             select(
-                W.checkpoint_id, W.task_id, W.channel, W.type, W.blob, W.task_path, W.idx
+                W.checkpoint_id,
+                W.task_id,
+                W.channel,
+                W.type,
+                W.blob,
+                W.task_path,
+                W.idx,
             ).where(
                 W.thread_id == thread_id,
                 W.checkpoint_ns == ns,
@@ -533,7 +554,9 @@ def prune_keep_latest(thread_id: str) -> Plan[None]:
             )
         )
         doomed = {
-            r.checkpoint_id: r.checkpoint for r in doomed_rows if r.checkpoint_id not in kept
+            r.checkpoint_id: r.checkpoint
+            for r in doomed_rows
+            if r.checkpoint_id not in kept
         }
         if not doomed:
             continue

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -54,7 +61,7 @@ def run(plan: Plan[T], conn: Connection) -> T:
             if isinstance(step, Call):
                 result = step.fn(conn)
             else:
-                result = conn.execute(step.statement, step.params)  # type: ignore[arg-type]
+                result = conn.execute(step.statement, step.params)
             step = plan.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
@@ -68,7 +75,7 @@ async def arun(plan: Plan[T], conn: AsyncConnection) -> T:
             if isinstance(step, Call):
                 result = await conn.run_sync(step.fn)
             else:
-                result = await conn.execute(step.statement, step.params)  # type: ignore[arg-type]
+                result = await conn.execute(step.statement, step.params)
             step = plan.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
@@ -76,7 +83,7 @@ async def arun(plan: Plan[T], conn: AsyncConnection) -> T:
 
 @contextmanager
 def transaction(
-    bind: Engine | Connection, lock: threading.Lock | None
+    bind: Engine | Connection, lock: threading.RLock | None
 ) -> Iterator[Connection]:
     """One transaction on ``bind``: committed on success, rolled back on error.
 

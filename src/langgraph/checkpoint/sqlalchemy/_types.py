@@ -10,6 +10,8 @@ enough for multi-megabyte channel values (``LONGBLOB`` on MySQL, whose plain
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, LargeBinary, String, Text
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
@@ -34,7 +36,7 @@ def key_string(length: int) -> TypeEngine[str]:
     return String(length).with_variant(Text(), "postgresql")
 
 
-def document() -> TypeEngine[object]:
+def document() -> TypeEngine[Any]:
     """A JSON document column: ``JSONB`` on PostgreSQL, ``JSON`` elsewhere."""
     return JSON().with_variant(postgresql.JSONB(), "postgresql")
 

@@ -68,7 +68,9 @@ def parse_thread_id(value: Any, *, where: str = "thread_id") -> str:
 def parse_thread_ids(values: Any, *, where: str = "thread_ids") -> list[str]:
     """A sequence of thread IDs (a lone string is a mistake, not a sequence)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | set):
-        raise TypeError(f"{where} must be a sequence of IDs, not {type(values).__name__}")
+        raise TypeError(
+            f"{where} must be a sequence of IDs, not {type(values).__name__}"
+        )
     return list(dict.fromkeys(parse_thread_id(v, where=where) for v in values))
 
 

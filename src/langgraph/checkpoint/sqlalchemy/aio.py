@@ -11,19 +11,21 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
-    Checkpoint as CheckpointDict,
     CheckpointMetadata,
     CheckpointTuple,
     DeltaChannelHistory,
 )
+from langgraph.checkpoint.base import (
+    Checkpoint as CheckpointDict,
+)
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._engine import make_async_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import Plan, T, arun, atransaction
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["AsyncSQLAlchemySaver"]
 
@@ -173,7 +175,9 @@ class AsyncSQLAlchemySaver(SaverCore):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """See ``SQLAlchemySaver.put``."""
-        return await self._arun(self._plan_put(config, checkpoint, metadata, new_versions))
+        return await self._arun(
+            self._plan_put(config, checkpoint, metadata, new_versions)
+        )
 
     async def aput_writes(
         self,
@@ -228,7 +232,10 @@ class AsyncSQLAlchemySaver(SaverCore):
     ) -> Iterator[CheckpointTuple]:
         async def collect() -> list[CheckpointTuple]:
             return [
-                t async for t in self.alist(config, filter=filter, before=before, limit=limit)
+                t
+                async for t in self.alist(
+                    config, filter=filter, before=before, limit=limit
+                )
             ]
 
         return iter(self._sync(collect()))
@@ -260,13 +267,17 @@ class AsyncSQLAlchemySaver(SaverCore):
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._sync(self.acopy_thread(source_thread_id, target_thread_id))
 
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+    def prune(
+        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+    ) -> None:
         self._sync(self.aprune(thread_ids, strategy=strategy))
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
+        return self._sync(
+            self.aget_delta_channel_history(config=config, channels=channels)
+        )
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

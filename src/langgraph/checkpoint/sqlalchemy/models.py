@@ -19,9 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Index, Integer, MetaData, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
 from langgraph.checkpoint.sqlalchemy._types import (
     CHANNEL_LENGTH,
     CHECKPOINT_ID_LENGTH,
@@ -35,6 +32,8 @@ from langgraph.checkpoint.sqlalchemy._types import (
     document,
     key_string,
 )
+from sqlalchemy import Index, Integer, MetaData, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Checkpoint", "CheckpointBlob", "CheckpointWrite", "metadata"]
 
@@ -81,8 +80,9 @@ class Checkpoint(Base):
 
     __table_args__ = (
         Index(None, "thread_id"),
-        Index("checkpoints_metadata_gin_idx", "metadata", postgresql_using="gin")
-        .ddl_if(dialect="postgresql"),
+        Index(
+            "checkpoints_metadata_gin_idx", "metadata", postgresql_using="gin"
+        ).ddl_if(dialect="postgresql"),
     )
 
 
