@@ -78,7 +78,9 @@ def parse_config(config: RunnableConfig | None, *, where: str = "config") -> Thr
     """Read ``thread_id``, ``checkpoint_ns`` and ``checkpoint_id`` from a config."""
     if not isinstance(config, Mapping):
         raise InvalidConfigError(
-            f"{where} must be a RunnableConfig dict, not {type(config).__name__}"
+            f"{where} must be a RunnableConfig dict such as "
+            "{'configurable': {'thread_id': ...}}, "
+            f"not {type(config).__name__}"
         )
     configurable = config.get("configurable")
     if not isinstance(configurable, Mapping):
