@@ -186,7 +186,7 @@ def test_encrypted_serializer(saver: SQLAlchemySaver) -> None:
     assert loaded is not None
     assert loaded.checkpoint["channel_values"]["secret"] == {"card": "4111"}
     assert loaded.pending_writes == [("t1", "w", {"pin": 1234})]
-    with pytest.raises(Exception):  # noqa: B017, PT011 - any decoding failure
+    with pytest.raises(Exception):
         saver.get_tuple(config)  # the plain serializer can't read ciphertext
 
 
@@ -290,7 +290,7 @@ def test_key_too_long_is_refused_not_truncated(backend: Backend) -> None:
             with pytest.raises(ValueError, match="thread_id is 10000 characters"):
                 saver.put(generate_config(long_id), generate_checkpoint(), {}, {})
         else:  # PostgreSQL: TEXT keys; the btree refuses an oversized key itself
-            with pytest.raises(Exception):  # noqa: B017, PT011
+            with pytest.raises(Exception):
                 saver.put(generate_config(long_id), generate_checkpoint(), {}, {})
         assert list(saver.list(None)) == []
     finally:
