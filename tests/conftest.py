@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
@@ -67,14 +66,11 @@ def postgres_url() -> Iterator[str]:
 
 
 def _empty_tables(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.create_all(conn)
+    with SQLAlchemySaver.from_url(url) as saver:
+        saver.setup()
+        with saver.bind.begin() as conn:  # type: ignore[union-attr]
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

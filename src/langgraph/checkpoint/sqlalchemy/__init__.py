@@ -38,6 +38,7 @@ from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, ite
 from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import Plan, T, run, transaction
 from langgraph.checkpoint.sqlalchemy._validate import InvalidConfigError
+from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.models import (
     Base,
     Checkpoint,
@@ -70,6 +71,11 @@ class SQLAlchemySaver(SaverCore):
 
     Args:
         bind: the ``Engine`` (recommended) or ``Connection`` to use.
+        schema: keep every table, index and the version table in this
+            PostgreSQL schema / MySQL database (created by ``setup()`` where it
+            can be), without touching ``search_path``.
+        version_table: the Alembic version table (its default never collides
+            with a host application's ``alembic_version``).
         serde: the serializer for channel values and writes; defaults to
             LangGraph's ``JsonPlusSerializer``. ``EncryptedSerializer`` works.
         force_portable: use the statements written for dialects without a
@@ -81,6 +87,8 @@ class SQLAlchemySaver(SaverCore):
         bind: Engine | Connection,
         *,
         serde: SerializerProtocol | None = None,
+        schema: str | None = None,
+        version_table: str = VERSION_TABLE,
         force_portable: bool = False,
     ) -> None:
         if not isinstance(bind, (Engine, Connection)):
@@ -88,7 +96,13 @@ class SQLAlchemySaver(SaverCore):
                 "SQLAlchemySaver needs a sqlalchemy Engine or Connection, not "
                 f"{type(bind).__name__}; for an AsyncEngine use AsyncSQLAlchemySaver"
             )
-        super().__init__(bind.dialect, serde=serde, force_portable=force_portable)
+        super().__init__(
+            bind.dialect,
+            serde=serde,
+            schema=schema,
+            version_table=version_table,
+            force_portable=force_portable,
+        )
         self.bind = bind
         self._lock = threading.RLock() if needs_serializing(bind) else None
         self._owned_engine: Engine | None = None
@@ -100,6 +114,8 @@ class SQLAlchemySaver(SaverCore):
         *,
         engine_kwargs: Mapping[str, Any] | None = None,
         serde: SerializerProtocol | None = None,
+        schema: str | None = None,
+        version_table: str = VERSION_TABLE,
     ) -> SQLAlchemySaver:
         """A saver on a new engine for ``url``, which it disposes when closed.
 
@@ -112,7 +128,7 @@ class SQLAlchemySaver(SaverCore):
         ``create_engine`` and override these defaults.
         """
         engine = make_engine(url, engine_kwargs)
-        saver = cls(engine, serde=serde)
+        saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
         saver._owned_engine = engine
         return saver
 
@@ -138,7 +154,7 @@ class SQLAlchemySaver(SaverCore):
 
     def _run(self, plan: Plan[T]) -> T:
         with transaction(self.bind, self._lock) as conn:
-            return run(plan, conn)
+            return run(plan, conn, self._exec_options)
 
     # -- schema ------------------------------------------------------------
 

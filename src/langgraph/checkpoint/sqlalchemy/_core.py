@@ -39,6 +39,7 @@ from langgraph.checkpoint.sqlalchemy._validate import (
     parse_thread_id,
     parse_thread_ids,
 )
+from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy.engine import Dialect
 
 __all__ = ["PRUNE_STRATEGIES", "SETUP_ATTEMPTS", "Pager", "SaverCore", "iter_pages"]
@@ -115,9 +116,20 @@ class SaverCore(BaseCheckpointSaver[str]):
         *,
         serde: SerializerProtocol | None = None,
         force_portable: bool = False,
+        schema: str | None = None,
+        version_table: str = VERSION_TABLE,
     ) -> None:
         super().__init__(serde=serde)
         self._ops = dialect_ops(dialect, force_portable=force_portable)
+        if schema is not None and (not isinstance(schema, str) or not schema):
+            raise ValueError("schema must be a non-empty str or None")
+        self.schema = schema
+        self.version_table = version_table
+        # Every statement names its tables unqualified; this puts them in
+        # `schema` without touching the connection's search_path.
+        self._exec_options: dict[str, Any] | None = (
+            {"schema_translate_map": {None: schema}} if schema else None
+        )
 
     @property
     def _codec(self) -> Codec:
@@ -325,7 +337,7 @@ class SaverCore(BaseCheckpointSaver[str]):
         )
 
     def _plan_setup(self) -> Plan[None]:
-        return _plans.setup(self._ops)
+        return _plans.setup(self._ops, self.schema, self.version_table)
 
     # -- versions ----------------------------------------------------------
 

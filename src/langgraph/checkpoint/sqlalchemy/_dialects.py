@@ -38,7 +38,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.url import URL
 
-__all__ = ["DialectOps", "dialect_ops", "normalize_url"]
+__all__ = ["DialectOps", "dialect_ops", "is_memory_sqlite", "normalize_url", "sync_url"]
 
 SubPlan = Generator[Step, Any, None]
 
@@ -56,6 +56,15 @@ _DEFAULT_ASYNC_DRIVERS = {
     "mariadb": "asyncmy",
 }
 _URL_ALIASES = {"postgres": "postgresql"}
+# Async drivers and the sync driver that reads the same URL, for tools (such
+# as the alembic command line) that need a sync engine.
+_SYNC_TWINS = {
+    "aiosqlite": "pysqlite",
+    "asyncpg": "psycopg",
+    "psycopg_async": "psycopg",
+    "asyncmy": "pymysql",
+    "aiomysql": "pymysql",
+}
 
 # Arbitrary but fixed: the key of the advisory lock that serializes setup().
 _SETUP_LOCK_KEY = 0x6C67_5F73_6176  # "lg_sav"
@@ -78,6 +87,15 @@ def normalize_url(url: str | URL, *, is_async: bool) -> URL:
     defaults = _DEFAULT_ASYNC_DRIVERS if is_async else _DEFAULT_SYNC_DRIVERS
     default = defaults.get(backend)
     return parsed.set(drivername=f"{backend}+{default}" if default else backend)
+
+
+def sync_url(url: str | URL) -> URL:
+    """``url`` with its async driver, if any, swapped for the matching sync one."""
+    parsed = normalize_url(url, is_async=False)
+    twin = _SYNC_TWINS.get(parsed.get_driver_name())
+    if twin is None:
+        return parsed
+    return parsed.set(drivername=f"{parsed.get_backend_name()}+{twin}")
 
 
 def is_memory_sqlite(url: URL) -> bool:

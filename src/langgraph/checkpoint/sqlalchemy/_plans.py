@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy import migrate
 from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
 from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
 from langgraph.checkpoint.sqlalchemy._dialects import DialectOps
@@ -24,7 +25,6 @@ from langgraph.checkpoint.sqlalchemy.models import (
     Checkpoint,
     CheckpointBlob,
     CheckpointWrite,
-    metadata,
 )
 from sqlalchemy import (
     ColumnElement,
@@ -44,6 +44,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.schema import CreateSchema
 from sqlalchemy.sql import Select
 
 C = Checkpoint.__table__.c
@@ -586,11 +587,20 @@ def prune_keep_latest(thread_id: str) -> Plan[None]:
 # -- schema ----------------------------------------------------------------
 
 
-def setup(ops: DialectOps) -> Plan[None]:
-    """Create the tables and indexes that are missing, under the setup lock."""
+def setup(ops: DialectOps, schema: str | None, version_table: str) -> Plan[None]:
+    """Bring the schema to Alembic's head, under the setup lock.
+
+    The migration scripts qualify names with ``schema`` themselves (so that
+    ``--sql`` renders them too); the schema itself is created first where the
+    database has such a thing.
+    """
+    if schema is not None and ops.name != "sqlite":
+        yield Execute(CreateSchema(schema, if_not_exists=True))
     if (lock := ops.setup_lock()) is not None:
         yield lock
-    yield Call(lambda conn: metadata.create_all(conn, checkfirst=True))
+    yield Call(
+        lambda conn: migrate.upgrade(conn, schema=schema, version_table=version_table)
+    )
 
 
 __all__ = [

@@ -53,21 +53,28 @@ Step = Execute | Call
 Plan = Generator[Step, Any, T]
 
 
-def run(plan: Plan[T], conn: Connection) -> T:
-    """Drive ``plan`` on a sync connection and return what it returns."""
+def run(plan: Plan[T], conn: Connection, options: Mapping[str, Any] | None = None) -> T:
+    """Drive ``plan`` on a sync connection and return what it returns.
+
+    ``options`` are execution options for every statement (the saver's
+    ``schema_translate_map``)."""
     try:
         step = next(plan)
         while True:
             if isinstance(step, Call):
                 result = step.fn(conn)
             else:
-                result = conn.execute(step.statement, step.params)
+                result = conn.execute(
+                    step.statement, step.params, execution_options=options
+                )
             step = plan.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
 
-async def arun(plan: Plan[T], conn: AsyncConnection) -> T:
+async def arun(
+    plan: Plan[T], conn: AsyncConnection, options: Mapping[str, Any] | None = None
+) -> T:
     """Drive ``plan`` on an async connection and return what it returns."""
     try:
         step = next(plan)
@@ -75,7 +82,9 @@ async def arun(plan: Plan[T], conn: AsyncConnection) -> T:
             if isinstance(step, Call):
                 result = await conn.run_sync(step.fn)
             else:
-                result = await conn.execute(step.statement, step.params)
+                result = await conn.execute(
+                    step.statement, step.params, execution_options=options
+                )
             step = plan.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]

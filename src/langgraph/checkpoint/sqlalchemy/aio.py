@@ -23,6 +23,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._engine import make_async_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import Plan, T, arun, atransaction
+from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -40,6 +41,11 @@ class AsyncSQLAlchemySaver(SaverCore):
 
     Args:
         bind: the ``AsyncEngine`` (recommended) or ``AsyncConnection``.
+        schema: keep every table, index and the version table in this
+            PostgreSQL schema / MySQL database (created by ``setup()`` where it
+            can be), without touching ``search_path``.
+        version_table: the Alembic version table (its default never collides
+            with a host application's ``alembic_version``).
         serde: the serializer for channel values and writes.
         force_portable: use the statements written for dialects without a
             native upsert (for testing that path).
@@ -50,6 +56,8 @@ class AsyncSQLAlchemySaver(SaverCore):
         bind: AsyncEngine | AsyncConnection,
         *,
         serde: SerializerProtocol | None = None,
+        schema: str | None = None,
+        version_table: str = VERSION_TABLE,
         force_portable: bool = False,
     ) -> None:
         if not isinstance(bind, (AsyncEngine, AsyncConnection)):
@@ -57,7 +65,13 @@ class AsyncSQLAlchemySaver(SaverCore):
                 "AsyncSQLAlchemySaver needs an AsyncEngine or AsyncConnection, not "
                 f"{type(bind).__name__}; for an Engine use SQLAlchemySaver"
             )
-        super().__init__(bind.dialect, serde=serde, force_portable=force_portable)
+        super().__init__(
+            bind.dialect,
+            serde=serde,
+            schema=schema,
+            version_table=version_table,
+            force_portable=force_portable,
+        )
         self.bind = bind
         self._lock = asyncio.Lock() if needs_serializing(bind) else None
         self._owned_engine: AsyncEngine | None = None
@@ -73,6 +87,8 @@ class AsyncSQLAlchemySaver(SaverCore):
         *,
         engine_kwargs: Mapping[str, Any] | None = None,
         serde: SerializerProtocol | None = None,
+        schema: str | None = None,
+        version_table: str = VERSION_TABLE,
     ) -> AsyncSQLAlchemySaver:
         """A saver on a new async engine for ``url``, disposed when closed.
 
@@ -82,7 +98,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         ``mysql://`` → asyncmy. See ``SQLAlchemySaver.from_url``.
         """
         engine = make_async_engine(url, engine_kwargs)
-        saver = cls(engine, serde=serde)
+        saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
         saver._owned_engine = engine
         return saver
 
@@ -110,7 +126,7 @@ class AsyncSQLAlchemySaver(SaverCore):
     async def _arun(self, plan: Plan[T]) -> T:
         self.loop = asyncio.get_running_loop()
         async with atransaction(self.bind, self._lock) as conn:
-            return await arun(plan, conn)
+            return await arun(plan, conn, self._exec_options)
 
     def _sync(self, coro: Awaitable[T]) -> T:
         """Run ``coro`` on the saver's loop from another thread and wait."""

@@ -1,0 +1,132 @@
+"""The schema's lifecycle, owned by Alembic.
+
+The migration scripts live in this package (``migrations/``), so one copy
+serves a checkout, an editable install and an installed wheel; the checkout's
+top-level ``alembic/`` is a link to that folder. Three ways in:
+
+* ``saver.setup()`` runs :func:`upgrade` on the saver's own connection;
+* the command line: ``python -m langgraph.checkpoint.sqlalchemy.migrate -x
+  url=postgresql://... upgrade head`` (any alembic command: ``downgrade``,
+  ``current``, ``history``, ``upgrade head --sql``), or plain ``alembic -c
+  <ini_path()> ...``;
+* a host application's own Alembic history: add :func:`version_location` to its
+  ``version_locations`` and run ``alembic upgrade heads`` (our branch is
+  labelled ``langgraph_checkpoint``), and put ``models.metadata`` in its
+  ``target_metadata``.
+
+Our version table is ``langgraph_checkpoint_alembic_version``, never the host's
+``alembic_version``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.config import main as alembic_main
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from langgraph.checkpoint.sqlalchemy._dialects import sync_url
+from sqlalchemy import Connection
+
+__all__ = [
+    "BRANCH_LABEL",
+    "SCRIPT_LOCATION",
+    "URL_ENV_VAR",
+    "VERSION_TABLE",
+    "alembic_config",
+    "current_heads",
+    "ini_path",
+    "sync_url",
+    "upgrade",
+    "version_location",
+]
+
+SCRIPT_LOCATION = "langgraph.checkpoint.sqlalchemy:migrations"
+VERSION_TABLE = "langgraph_checkpoint_alembic_version"
+BRANCH_LABEL = "langgraph_checkpoint"
+URL_ENV_VAR = "LANGGRAPH_CHECKPOINT_URL"
+
+
+def _migrations_dir() -> Path:
+    return Path(str(resources.files("langgraph.checkpoint.sqlalchemy") / "migrations"))
+
+
+def ini_path() -> Path:
+    """The packaged ``alembic.ini`` (for ``alembic -c``)."""
+    return _migrations_dir() / "alembic.ini"
+
+
+def version_location() -> Path:
+    """The folder of our revisions, for a host app's ``version_locations``."""
+    return _migrations_dir() / "versions"
+
+
+def alembic_config(
+    connection: Connection | None = None,
+    *,
+    schema: str | None = None,
+    version_table: str = VERSION_TABLE,
+) -> Config:
+    """An Alembic ``Config`` for our scripts; with ``connection``, env.py uses it."""
+    config = Config(str(ini_path()))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    config.attributes["schema"] = schema
+    config.attributes["version_table"] = version_table
+    return config
+
+
+@functools.cache
+def _script_heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_heads(
+    connection: Connection,
+    *,
+    schema: str | None = None,
+    version_table: str = VERSION_TABLE,
+) -> frozenset[str]:
+    """The revisions the database is at (empty before the first upgrade)."""
+    context = MigrationContext.configure(
+        connection,
+        opts={"version_table": version_table, "version_table_schema": schema},
+    )
+    return frozenset(context.get_current_heads())
+
+
+def upgrade(
+    connection: Connection,
+    *,
+    schema: str | None = None,
+    version_table: str = VERSION_TABLE,
+) -> bool:
+    """Bring the schema to head on ``connection``; cheap when it is there.
+
+    Returns whether anything ran. The caller owns the transaction (and, for
+    concurrent callers, the lock around it: see ``DialectOps.setup_lock``).
+    """
+    if current_heads(connection, schema=schema, version_table=version_table) >= (
+        _script_heads()
+    ):
+        return False
+    config = alembic_config(connection, schema=schema, version_table=version_table)
+    command.upgrade(config, "heads")
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m langgraph.checkpoint.sqlalchemy.migrate [alembic args]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    alembic_main(argv=["-c", str(ini_path()), *args], prog="python -m " + __name__)
+
+
+if __name__ == "__main__":
+    main()
