@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -42,6 +43,7 @@ __all__ = [
     "VERSION_TABLE",
     "alembic_config",
     "current_heads",
+    "include_object",
     "ini_path",
     "sync_url",
     "upgrade",
@@ -66,6 +68,30 @@ def ini_path() -> Path:
 def version_location() -> Path:
     """The folder of our revisions, for a host app's ``version_locations``."""
     return _migrations_dir() / "versions"
+
+
+def include_object(dialect_name: str) -> Callable[..., bool]:
+    """An autogenerate ``include_object`` hook that skips what this dialect
+    never gets: the PostgreSQL-only GIN index on ``checkpoints.metadata``.
+
+    Alembic compares ``Index(...).ddl_if(dialect=...)`` objects on every
+    dialect (sqlalchemy/alembic#1491), which would report the index as missing
+    on SQLite and MySQL. Host apps pass
+    ``include_object=include_object(connection.dialect.name)`` to
+    ``context.configure`` (chain it with their own hook if they have one).
+    """
+
+    def include(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        dialect = getattr(ddl_if, "dialect", None)
+        if type_ == "index" and not reflected and dialect is not None:
+            wanted = (dialect,) if isinstance(dialect, str) else tuple(dialect)
+            return dialect_name in wanted
+        return True
+
+    return include
 
 
 def alembic_config(

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, create_engine, pool
 from langgraph.checkpoint.sqlalchemy.migrate import (
     URL_ENV_VAR,
     VERSION_TABLE,
+    include_object,
     sync_url,
 )
 from langgraph.checkpoint.sqlalchemy.models import metadata
@@ -57,6 +58,7 @@ def _run(connection: Connection) -> None:
     _configure(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,355 @@
+"""The schema's lifecycle under Alembic, on every backend."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from langgraph.checkpoint.conformance.test_utils import (
+    generate_checkpoint,
+    generate_config,
+    generate_metadata,
+)
+
+from conftest import Backend
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata, migrate
+
+REPO = Path(__file__).resolve().parents[1]
+OUR_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
+
+
+def _tables(saver: SQLAlchemySaver, schema: str | None = None) -> set[str]:
+    with saver.bind.connect() as conn:  # type: ignore[union-attr]
+        return set(sa.inspect(conn).get_table_names(schema=schema))
+
+
+def test_no_drift_after_upgrade(saver: SQLAlchemySaver) -> None:
+    with saver.bind.connect() as conn:  # type: ignore[union-attr]
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "version_table": migrate.VERSION_TABLE,
+                "include_object": migrate.include_object(conn.dialect.name),
+            },
+        )
+        diffs = compare_metadata(context, metadata)
+    assert diffs == []
+    assert _tables(saver) == OUR_TABLES | {migrate.VERSION_TABLE}
+
+
+def test_downgrade_base_then_upgrade_again(saver: SQLAlchemySaver) -> None:
+    with saver.bind.begin() as conn:  # type: ignore[union-attr]
+        command.downgrade(migrate.alembic_config(conn), "base")
+    assert not (_tables(saver) & OUR_TABLES)
+    saver.setup()
+    assert _tables(saver) >= OUR_TABLES
+    config = saver.put(
+        generate_config("t"), generate_checkpoint(), generate_metadata(), {}
+    )
+    assert saver.get_tuple(config) is not None
+
+
+def test_setup_is_cheap_at_head(saver: SQLAlchemySaver) -> None:
+    statements: list[str] = []
+    engine = saver.bind.engine
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    saver.setup()
+    # The version check only: no DDL.
+    assert not [
+        s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER"))
+    ]
+    with saver.bind.connect() as conn:  # type: ignore[union-attr]
+        assert migrate.current_heads(conn) == {"lgcp0001"}
+
+
+def test_offline_sql_renders_ddl(backend: Backend) -> None:
+    for url in (backend.sync_url, "postgresql://u@h/db", "mysql://u@h/db"):
+        buffer = io.StringIO()
+        config = migrate.alembic_config()
+        config.output_buffer = buffer
+        config.attributes["url"] = url
+        command.upgrade(config, "head", sql=True)
+        ddl = buffer.getvalue()
+        assert "CREATE TABLE checkpoints" in ddl
+        assert "CREATE TABLE checkpoint_writes" in ddl
+        assert "langgraph_checkpoint_alembic_version" in ddl
+    assert "LONGBLOB" in ddl  # the last one rendered was MySQL
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
+
+
+def test_command_line_forms(backend: Backend) -> None:
+    if backend.name == "sqlite-memory":
+        url = f"sqlite:///{REPO / '.pytest-cli.db'}"
+        (REPO / ".pytest-cli.db").unlink(missing_ok=True)
+    else:
+        url = backend.sync_url
+    module = "langgraph.checkpoint.sqlalchemy.migrate"
+    try:
+        _cli("-m", module, "-x", f"url={url}", "upgrade", "head")
+        assert "lgcp0001" in _cli("-m", module, "-x", f"url={url}", "current")
+        assert "lgcp0001" in _cli("-m", module, "history")
+        # The checkout's alembic/ folder and an environment variable.
+        out = _cli(
+            "-m",
+            "alembic",
+            "-c",
+            "alembic/alembic.ini",
+            "current",
+            env={migrate.URL_ENV_VAR: url},
+        )
+        assert "lgcp0001" in out
+        _cli("-m", module, "-x", f"url={url}", "downgrade", "base")
+        engine = sa.create_engine(url)
+        try:
+            assert not (set(sa.inspect(engine).get_table_names()) & OUR_TABLES)
+        finally:
+            engine.dispose()
+    finally:
+        (REPO / ".pytest-cli.db").unlink(missing_ok=True)
+
+
+def test_custom_version_table(backend: Backend) -> None:
+    with SQLAlchemySaver.from_url(
+        backend.sync_url, version_table="my_versions"
+    ) as saver:
+        saver.setup()
+        assert "my_versions" in _tables(saver)
+
+
+# -- PostgreSQL: schemas and adopting the official saver's tables --------------
+
+
+def test_two_schemas_are_isolated(postgres_url: str) -> None:
+    a_name, b_name = f"agents_{uuid.uuid4().hex[:8]}", f"other_{uuid.uuid4().hex[:8]}"
+    with (
+        SQLAlchemySaver.from_url(postgres_url, schema=a_name) as a,
+        SQLAlchemySaver.from_url(postgres_url, schema=b_name) as b,
+    ):
+        a.setup()
+        b.setup()
+        assert OUR_TABLES | {migrate.VERSION_TABLE} <= _tables(a, a_name)
+        assert _tables(b, b_name) >= OUR_TABLES
+        config = a.put(
+            generate_config("t"), generate_checkpoint(), generate_metadata(), {}
+        )
+        assert a.get_tuple(config) is not None
+        assert b.get_tuple(config) is None
+        assert list(b.list(None)) == []
+        with a.bind.connect() as conn:  # type: ignore[union-attr]
+            assert (
+                conn.execute(sa.text("show search_path")).scalar() == '"$user", public'
+            )
+            assert migrate.current_heads(conn, schema=a_name) == {"lgcp0001"}
+
+
+def test_adopts_official_postgres_tables(postgres_url: str) -> None:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from servers.postgres import fresh_database
+
+    server = postgres_url.rsplit("/", 1)[0] + "/postgres"
+    url = fresh_database(server, f"adopt_{uuid.uuid4().hex[:8]}")
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with PostgresSaver.from_conn_string(plain) as official:
+        official.setup()
+        configs = []
+        config = generate_config("t")
+        for step in range(3):
+            versions = {"messages": official.get_next_version(None, None)}
+            config = official.put(
+                config,
+                generate_checkpoint(
+                    channel_values={"messages": [{"n": step}], "count": step},
+                    channel_versions=versions,
+                ),
+                generate_metadata(step=step),
+                versions,
+            )
+            official.put_writes(config, [("messages", {"w": step})], task_id=f"t{step}")
+            configs.append(config)
+        before = [t for t in official.list(None)]
+    with SQLAlchemySaver.from_url(url) as ours:
+        ours.setup()
+        with ours.bind.connect() as conn:  # type: ignore[union-attr]
+            assert migrate.current_heads(conn) == {"lgcp0001"}
+            indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("checkpoints")}
+        assert "checkpoints_metadata_gin_idx" in indexes
+        after = list(ours.list(None))
+        assert [t.config for t in after] == [t.config for t in before]
+        assert [t.checkpoint for t in after] == [t.checkpoint for t in before]
+        assert [t.pending_writes for t in after] == [t.pending_writes for t in before]
+        assert [t.metadata for t in after] == [t.metadata for t in before]
+
+
+# -- a host application's own Alembic history ----------------------------------
+
+HOST_ENV = """
+from alembic import context
+from sqlalchemy import MetaData, create_engine, pool
+
+from host_models import host_metadata
+from langgraph.checkpoint.sqlalchemy import metadata as checkpoint_metadata
+from langgraph.checkpoint.sqlalchemy.migrate import include_object
+
+config = context.config
+engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=[host_metadata, checkpoint_metadata],
+        include_object=include_object(connection.dialect.name),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+HOST_MODELS = """
+import sqlalchemy as sa
+
+host_metadata = sa.MetaData()
+sa.Table("users", host_metadata, sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+HOST_REVISION = '''
+"""host tables"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "host0001"
+down_revision = None
+branch_labels = ("host",)
+depends_on = None
+
+
+def upgrade():
+    op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("users")
+'''
+
+
+def test_host_app_embeds_our_history(tmp_path: Path) -> None:
+    """A host app lists our versions folder in its own version_locations, runs
+    `upgrade heads`, and autogenerate then sees nothing to do for our tables."""
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "versions" / "host0001_host.py").write_text(HOST_REVISION)
+    (tmp_path / "env.py").write_text(HOST_ENV)
+    (tmp_path / "host_models.py").write_text(HOST_MODELS)
+    (tmp_path / "script.py.mako").write_text(
+        (REPO / "alembic" / "script.py.mako").read_text()
+    )
+    db = tmp_path / "host.db"
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(
+        "[alembic]\n"
+        f"script_location = {tmp_path}\n"
+        f"version_locations = {tmp_path / 'versions'} {migrate.version_location()}\n"
+        "path_separator = space\n"
+        f"prepend_sys_path = {tmp_path}\n"
+        f"sqlalchemy.url = sqlite:///{db}\n"
+    )
+    from alembic.config import Config
+
+    config = Config(str(ini))
+    command.upgrade(config, "heads")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            assert {"users", "alembic_version"} | OUR_TABLES <= tables
+            assert migrate.VERSION_TABLE not in tables  # the host's table is used
+            heads = set(MigrationContext.configure(conn).get_current_heads())
+            assert heads == {"host0001", "lgcp0001"}
+            host_md = sa.MetaData()
+            sa.Table("users", host_md, sa.Column("id", sa.Integer, primary_key=True))
+            context = MigrationContext.configure(
+                conn, opts={"include_object": migrate.include_object("sqlite")}
+            )
+            diffs = compare_metadata(context, [host_md, metadata])
+            assert diffs == []
+        # And the saver works on the host's database.
+        saver = SQLAlchemySaver(engine)
+        config_ = saver.put(generate_config("t"), generate_checkpoint(), {}, {})
+        assert saver.get_tuple(config_) is not None
+    finally:
+        engine.dispose()
+    command.downgrade(config, "lgcp0001@base")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        assert not (set(sa.inspect(engine).get_table_names()) & OUR_TABLES)
+    finally:
+        engine.dispose()
+
+
+# -- an installed wheel ------------------------------------------------------
+
+
+def test_setup_from_an_installed_wheel(tmp_path: Path) -> None:
+    """The migration scripts ship in the wheel: setup() runs from a fresh venv."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    # Dependencies come from this environment's site-packages, without its
+    # editable install of the project (PYTHONPATH entries run no .pth files).
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    script = (
+        "import langgraph.checkpoint.sqlalchemy as m, sqlalchemy as sa;"
+        "assert 'site-packages' in m.__file__ and 'venv' in m.__file__, m.__file__;"
+        f"s = m.SQLAlchemySaver.from_url('sqlite:///{tmp_path / 'w.db'}'); s.setup();"
+        "print(sorted(sa.inspect(s.bind).get_table_names()))"
+    )
+    out = subprocess.run(
+        [str(python), "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": site},
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "checkpoint_writes" in out.stdout
+    assert migrate.VERSION_TABLE in out.stdout
