@@ -187,7 +187,7 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
             )
             official.put_writes(config, [("messages", {"w": step})], task_id=f"t{step}")
             configs.append(config)
-        before = [t for t in official.list(None)]
+        before = list(official.list(None))
     with SQLAlchemySaver.from_url(url) as ours:
         ours.setup()
         with ours.bind.connect() as conn:  # type: ignore[union-attr]
