@@ -1,0 +1,91 @@
+"""What every throwaway local server needs: a free port, a scratch directory
+owned by the user the server runs as, and a wait for it to answer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def docker_answers() -> bool:
+    """Whether a Docker daemon answers a ping (the CLI alone proves nothing)."""
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str, owner: str | None) -> Iterator[Path]:
+    """A short-named temporary directory, owned by ``owner`` when given."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        if owner is not None:
+            entry = pwd.getpwnam(owner)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def as_user(owner: str | None, argv: Sequence[str]) -> list[str]:
+    """``argv`` run as ``owner`` (for servers that refuse to run as root)."""
+    if owner is None:
+        return list(argv)
+    return ["runuser", "-u", owner, "--", *argv]
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 20.0,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail(log)}")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"server not ready after {timeout:.0f} s:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop(
+    process: subprocess.Popen[bytes], timeout: float = 15.0, sig: int = signal.SIGTERM
+) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
