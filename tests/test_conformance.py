@@ -15,8 +15,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
-from conftest import Backend
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+
+from conftest import Backend
 
 
 class SyncAsAsync(BaseCheckpointSaver[str]):

@@ -19,8 +19,9 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_metadata,
 )
 
-from conftest import Backend
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata, migrate
+
+from conftest import Backend
 
 REPO = Path(__file__).resolve().parents[1]
 OUR_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
@@ -165,6 +166,7 @@ def test_two_schemas_are_isolated(postgres_url: str) -> None:
 
 def test_adopts_official_postgres_tables(postgres_url: str) -> None:
     from langgraph.checkpoint.postgres import PostgresSaver
+
     from servers.postgres import fresh_database
 
     server = postgres_url.rsplit("/", 1)[0] + "/postgres"

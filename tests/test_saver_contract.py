@@ -18,9 +18,10 @@ from langgraph.checkpoint.conformance.test_utils import (
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from conftest import Backend
 from langgraph.checkpoint.sqlalchemy import InvalidConfigError, SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+from conftest import Backend
 
 
 def _put_chain(
