@@ -36,7 +36,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
-from langgraph.checkpoint.sqlalchemy._run import Plan, T, run, transaction
+from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
 from langgraph.checkpoint.sqlalchemy._validate import InvalidConfigError
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.models import (
@@ -104,7 +104,11 @@ class SQLAlchemySaver(SaverCore):
             force_portable=force_portable,
         )
         self.bind = bind
-        self._lock = threading.RLock() if needs_serializing(bind) else None
+        self._binding = Binding(
+            bind,
+            threading.RLock() if needs_serializing(bind) else None,
+            self._exec_options,
+        )
         self._owned_engine: Engine | None = None
 
     @classmethod
@@ -123,9 +127,9 @@ class SQLAlchemySaver(SaverCore):
         saver:``) or call :meth:`close`. A URL that names no driver gets one:
         ``postgresql://`` → psycopg 3, ``sqlite://`` → the standard library's
         sqlite3, ``mysql://`` → PyMySQL. ``sqlite:///:memory:`` is one shared
-        in-memory database for the saver's life. Pools ping connections before
-        use, so a restarted server costs no failed call. ``engine_kwargs`` go to
-        ``create_engine`` and override these defaults.
+        in-memory database for the saver's life. A call that meets a
+        connection killed by a server restart runs again on a fresh one.
+        ``engine_kwargs`` go to ``create_engine`` and override these defaults.
         """
         engine = make_engine(url, engine_kwargs)
         saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
@@ -152,9 +156,8 @@ class SQLAlchemySaver(SaverCore):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.bind.engine.url!r})"
 
-    def _run(self, plan: Plan[T]) -> T:
-        with transaction(self.bind, self._lock) as conn:
-            return run(plan, conn, self._exec_options)
+    def _run(self, job: Job[T]) -> T:
+        return self._binding.run(job)
 
     # -- schema ------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class SQLAlchemySaver(SaverCore):
         safe when several processes call it at once."""
         for attempt in range(SETUP_ATTEMPTS):
             try:
-                self._run(self._plan_setup())
+                self._run(self._setup_job())
                 return
             except DBAPIError:
                 # Another process created a table between our check and ours.
@@ -177,7 +180,7 @@ class SQLAlchemySaver(SaverCore):
         """The checkpoint ``config`` names, or the latest of its thread and
         namespace; ``None`` if there is none. Pending writes come in
         ``writes_sort_key`` order."""
-        return self._run(self._plan_get_tuple(config))
+        return self._run(self._get_tuple_job(config))
 
     def list(
         self,
@@ -201,7 +204,7 @@ class SQLAlchemySaver(SaverCore):
     ) -> RunnableConfig:
         """Store a checkpoint and the values of its changed channels, in one
         transaction. Returns the config that points at it."""
-        return self._run(self._plan_put(config, checkpoint, metadata, new_versions))
+        return self._run(self._put_job(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self,
@@ -211,23 +214,23 @@ class SQLAlchemySaver(SaverCore):
         task_path: str = "",
     ) -> None:
         """Store a task's writes for the checkpoint ``config`` names. Idempotent."""
-        self._run(self._plan_put_writes(config, writes, task_id, task_path))
+        self._run(self._put_writes_job(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of a thread."""
-        self._run(self._plan_delete_thread(thread_id))
+        self._run(self._delete_thread_job(thread_id))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints the given runs created, with their writes and
         the blobs only they referenced."""
-        if (plan := self._plan_delete_for_runs(run_ids)) is not None:
-            self._run(plan)
+        if (job := self._delete_for_runs_job(run_ids)) is not None:
+            self._run(job)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy a thread, every namespace, checkpoint, blob and write of it, to a
         new thread ID. Raises ``ValueError`` if the target already has
         checkpoints (nothing is overwritten)."""
-        self._run(self._plan_copy_thread(source_thread_id, target_thread_id))
+        self._run(self._copy_thread_job(source_thread_id, target_thread_id))
 
     def prune(
         self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
@@ -240,8 +243,8 @@ class SQLAlchemySaver(SaverCore):
         thread is pruned in its own transaction, and a run writing meanwhile
         loses nothing. ``"delete"`` deletes the threads whole.
         """
-        for plan in self._prune_plans(thread_ids, strategy):
-            self._run(plan)
+        for job in self._prune_jobs(thread_ids, strategy):
+            self._run(job)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -250,7 +253,7 @@ class SQLAlchemySaver(SaverCore):
         oldest first, read with a few queries per thousand ancestors."""
         if not channels:
             return {}
-        return self._run(self._plan_delta_history(config, channels))
+        return self._run(self._delta_history_job(config, channels))
 
 
 def __getattr__(name: str) -> Any:

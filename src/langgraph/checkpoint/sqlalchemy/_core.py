@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -28,7 +29,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlalchemy import _plans
 from langgraph.checkpoint.sqlalchemy._codec import Codec, StoredWrite, config_for
 from langgraph.checkpoint.sqlalchemy._dialects import DialectOps, dialect_ops
-from langgraph.checkpoint.sqlalchemy._run import Plan
+from langgraph.checkpoint.sqlalchemy._run import Job, Plan
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
     InvalidConfigError,
@@ -75,17 +76,24 @@ class Pager:
         self._after: tuple[str, str, str] | None = None
         self._done = limit == 0
 
-    def next_plan(self) -> Plan[list[CheckpointTuple]] | None:
+    def next_job(self) -> Job[list[CheckpointTuple]] | None:
         if self._done:
             return None
         size = LIST_PAGE_SIZE
         if self._remaining is not None:
             size = min(size, self._remaining)
         self._size = size
-        codec = self._core._codec
-        return then(
-            _plans.list_page(self._core._ops, self._query, self._after, size),
-            lambda page: [codec.checkpoint_tuple(s) for s in page],
+        codec, ops, query, after = (
+            self._core._codec,
+            self._core._ops,
+            self._query,
+            self._after,
+        )
+        return Job(
+            lambda: then(
+                _plans.list_page(ops, query, after, size),
+                lambda page: [codec.checkpoint_tuple(s) for s in page],
+            )
         )
 
     def take(self, page: list[CheckpointTuple]) -> list[CheckpointTuple]:
@@ -157,12 +165,15 @@ class SaverCore(BaseCheckpointSaver[str]):
 
     # -- plans -------------------------------------------------------------
 
-    def _plan_get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+    def _get_tuple_job(self, config: RunnableConfig) -> Job[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
-        codec = self._codec
-        return then(
-            _plans.get_tuple(thread_id, ns, checkpoint_id),
-            lambda stored: codec.checkpoint_tuple(stored) if stored else None,
+        codec, ops = self._codec, self._ops
+        return Job(
+            lambda: then(
+                _plans.get_tuple(ops, thread_id, ns, checkpoint_id),
+                lambda stored: codec.checkpoint_tuple(stored) if stored else None,
+            ),
+            autocommit=ops.one_statement_reads,
         )
 
     def _pager(
@@ -207,13 +218,13 @@ class SaverCore(BaseCheckpointSaver[str]):
         )
         return Pager(self, query, parse_limit(limit))
 
-    def _plan_put(
+    def _put_job(
         self,
         config: RunnableConfig,
         checkpoint: CheckpointDict,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-    ) -> Plan[RunnableConfig]:
+    ) -> Job[RunnableConfig]:
         thread_id, ns, parent_id = self._thread_key(config)
         if not isinstance(checkpoint, Mapping) or not isinstance(
             checkpoint.get("id"), str
@@ -232,15 +243,19 @@ class SaverCore(BaseCheckpointSaver[str]):
             new_versions,
         )
         next_config = config_for(thread_id, ns, checkpoint["id"])
-        return then(_plans.put(self._ops, row, blobs), lambda _: next_config)
+        ops = self._ops
+        return Job(
+            lambda: then(_plans.put(ops, row, blobs), lambda _: next_config),
+            autocommit=ops.one_statement_put(len(blobs)),
+        )
 
-    def _plan_put_writes(
+    def _put_writes_job(
         self,
         config: RunnableConfig,
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str,
-    ) -> Plan[None]:
+    ) -> Job[None]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
         if checkpoint_id is None:
             raise InvalidConfigError(
@@ -255,18 +270,23 @@ class SaverCore(BaseCheckpointSaver[str]):
             thread_id, ns, checkpoint_id, task_id, task_path, writes
         )
         overwrite = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        return _plans.put_writes(self._ops, rows, overwrite=overwrite)
+        ops = self._ops
+        return Job(
+            lambda: _plans.put_writes(ops, rows, overwrite=overwrite),
+            autocommit=ops.one_statement_writes(len(rows)),
+        )
 
-    def _plan_delete_thread(self, thread_id: str) -> Plan[None]:
-        return _plans.delete_thread([parse_thread_id(thread_id)])
+    def _delete_thread_job(self, thread_id: str) -> Job[None]:
+        ids = [parse_thread_id(thread_id)]
+        return Job(lambda: _plans.delete_thread(ids))
 
-    def _plan_delete_for_runs(self, run_ids: Sequence[str]) -> Plan[None] | None:
+    def _delete_for_runs_job(self, run_ids: Sequence[str]) -> Job[None] | None:
         ids = parse_thread_ids(run_ids, where="run_ids")
-        return _plans.delete_for_runs(ids) if ids else None
+        return Job(lambda: _plans.delete_for_runs(ids)) if ids else None
 
-    def _plan_copy_thread(
+    def _copy_thread_job(
         self, source_thread_id: str, target_thread_id: str
-    ) -> Plan[None]:
+    ) -> Job[None]:
         source = self._key(
             parse_thread_id(source_thread_id, where="source_thread_id"), "thread_id"
         )
@@ -285,11 +305,13 @@ class SaverCore(BaseCheckpointSaver[str]):
                     "first or copy to a new thread ID"
                 )
 
-        return then(_plans.copy_thread(source, target), refuse_taken)
+        # Not retried: had a lost connection come after the commit, a second
+        # attempt would find the target taken and misreport.
+        return Job(
+            lambda: then(_plans.copy_thread(source, target), refuse_taken), retry=False
+        )
 
-    def _prune_plans(
-        self, thread_ids: Sequence[str], strategy: str
-    ) -> list[Plan[None]]:
+    def _prune_jobs(self, thread_ids: Sequence[str], strategy: str) -> list[Job[None]]:
         """One plan per transaction: all threads at once for ``"delete"``, one
         thread at a time for ``"keep_latest"`` (a failure leaves the threads
         before it pruned, and retrying is safe)."""
@@ -301,12 +323,12 @@ class SaverCore(BaseCheckpointSaver[str]):
         if not ids:
             return []
         if strategy == "delete":
-            return [_plans.delete_thread(ids)]
-        return [_plans.prune_keep_latest(tid) for tid in ids]
+            return [Job(lambda: _plans.delete_thread(ids))]
+        return [Job(partial(_plans.prune_keep_latest, tid)) for tid in ids]
 
-    def _plan_delta_history(
+    def _delta_history_job(
         self, config: RunnableConfig, channels: Sequence[str]
-    ) -> Plan[dict[str, DeltaChannelHistory]]:
+    ) -> Job[dict[str, DeltaChannelHistory]]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
         channels = list(dict.fromkeys(channels))
         codec = self._codec
@@ -332,12 +354,15 @@ class SaverCore(BaseCheckpointSaver[str]):
                 result[ch] = entry
             return result
 
-        return then(
-            _plans.delta_history(thread_id, ns, checkpoint_id, channels), decode
+        return Job(
+            lambda: then(
+                _plans.delta_history(thread_id, ns, checkpoint_id, channels), decode
+            )
         )
 
-    def _plan_setup(self) -> Plan[None]:
-        return _plans.setup(self._ops, self.schema, self.version_table)
+    def _setup_job(self) -> Job[None]:
+        ops, schema, version_table = self._ops, self.schema, self.version_table
+        return Job(lambda: _plans.setup(ops, schema, version_table))
 
     # -- versions ----------------------------------------------------------
 
@@ -355,8 +380,8 @@ class SaverCore(BaseCheckpointSaver[str]):
 
 
 def iter_pages(
-    pager: Pager, run: Callable[[Plan[list[CheckpointTuple]]], list[CheckpointTuple]]
+    pager: Pager, run: Callable[[Job[list[CheckpointTuple]]], list[CheckpointTuple]]
 ) -> Iterator[CheckpointTuple]:
-    """Run ``pager``'s plans one by one with ``run`` and yield every tuple."""
-    while (plan := pager.next_plan()) is not None:
-        yield from pager.take(run(plan))
+    """Run ``pager``'s jobs one by one with ``run`` and yield every tuple."""
+    while (job := pager.next_job()) is not None:
+        yield from pager.take(run(job))

@@ -12,6 +12,7 @@ more than one statement.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.url import URL
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 __all__ = ["DialectOps", "dialect_ops", "is_memory_sqlite", "normalize_url", "sync_url"]
 
@@ -122,45 +125,48 @@ class DialectOps:
     name: str
     native_upsert: bool
     bounded_keys: bool
+    json_tables: bool
+
+    # -- how many statements an operation takes ------------------------------
+
+    @property
+    def one_statement_reads(self) -> bool:
+        """``get_tuple`` in one statement (needs a JSON table function)."""
+        return self.json_tables
+
+    def one_statement_put(self, blob_count: int) -> bool:
+        """A ``put`` in one statement: PostgreSQL's writable CTEs carry the
+        blobs along; elsewhere only a put with no new blob is one upsert."""
+        if not self.native_upsert:
+            return False
+        return self.name == "postgresql" or blob_count == 0
+
+    def one_statement_writes(self, row_count: int) -> bool:
+        """A ``put_writes`` in one statement: one multi-row insert (SQLAlchemy
+        splits an executemany past 1000 rows, so stay well below)."""
+        return self.native_upsert and row_count <= 100
+
+    def channel_versions(self, document: ColumnElement[Any]) -> TableValuedAlias:
+        """The (key, value) rows of ``document["channel_versions"]`` as text,
+        for joining a checkpoint to its blobs in SQL."""
+        if self.name == "postgresql":
+            return func.jsonb_each_text(document["channel_versions"]).table_valued(
+                "key", "value"
+            )
+        return func.json_each(document, "$.channel_versions").table_valued(
+            "key", "value"
+        )
 
     # -- writes ------------------------------------------------------------
-
-    @property
-    def _on_conflict(self) -> bool:
-        """``INSERT … ON CONFLICT`` (PostgreSQL, SQLite)."""
-        return self.native_upsert and self.name in ("postgresql", "sqlite")
-
-    @property
-    def _on_duplicate_key(self) -> bool:
-        """``INSERT … ON DUPLICATE KEY UPDATE`` (MySQL, MariaDB)."""
-        return self.native_upsert and self.name in ("mysql", "mariadb")
-
-    def _conflict_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        if self.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
 
     def insert_ignore(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> SubPlan:
         """Insert ``rows``; a row whose primary key exists is left as it is."""
         if not rows:
             return
-        keys = [c.name for c in table.primary_key.columns]
-        if self._on_conflict:
-            yield Execute(
-                self._conflict_insert(table).on_conflict_do_nothing(
-                    index_elements=keys
-                ),
-                rows,
-            )
-        elif self._on_duplicate_key:
-            # A no-op update, not INSERT IGNORE: IGNORE would also swallow
-            # truncation and other errors that must surface.
-            ignore = mysql.insert(table)
-            first = keys[0]
-            yield Execute(
-                ignore.on_duplicate_key_update({first: ignore.inserted[first]}), rows
-            )
+        if self.native_upsert:
+            yield Execute(_insert_ignore_statement(self.name, table), rows)
         else:
+            keys = _key_names(table)
             missing = yield from self._missing_rows(table, keys, rows)
             if missing:
                 yield Execute(insert(table), missing)
@@ -174,25 +180,12 @@ class DialectOps:
         """Insert ``rows``; where the key exists, overwrite the ``update`` columns."""
         if not rows:
             return
-        keys = [c.name for c in table.primary_key.columns]
-        if self._on_conflict:
-            stmt = self._conflict_insert(table)
-            yield Execute(
-                stmt.on_conflict_do_update(
-                    index_elements=keys,
-                    set_={c: stmt.excluded[c] for c in update},
-                ),
-                rows,
-            )
-        elif self._on_duplicate_key:
-            upsert = mysql.insert(table)
-            yield Execute(
-                upsert.on_duplicate_key_update({c: upsert.inserted[c] for c in update}),
-                rows,
-            )
+        if self.native_upsert:
+            yield Execute(_upsert_statement(self.name, table, tuple(update)), rows)
         else:
             # Portable: clear the rows that exist, then insert all of them. Both
             # run in the caller's transaction, so nobody sees the gap.
+            keys = _key_names(table)
             present = yield from self._present_keys(table, keys, rows)
             if present:
                 yield Execute(
@@ -201,6 +194,33 @@ class DialectOps:
                     )
                 )
             yield Execute(insert(table), rows)
+
+    def insert_ignore_then_upsert(
+        self,
+        first: Table,
+        first_rows: Sequence[Mapping[str, Any]],
+        table: Table,
+        row: Mapping[str, Any],
+        update: Sequence[str],
+    ) -> SubPlan:
+        """:meth:`insert_ignore` of ``first_rows`` into ``first``, then
+        :meth:`upsert` of ``row`` into ``table``. On PostgreSQL one statement:
+        the first insert rides along as a writable CTE (which runs whether or
+        not the statement reads it)."""
+        if not (self.name == "postgresql" and self.native_upsert and first_rows):
+            yield from self.insert_ignore(first, first_rows)
+            yield from self.upsert(table, [row], update)
+            return
+        # Columns the two share (the thread and namespace) must agree.
+        shared = tuple(c.name for c in first.columns if c.name in row)
+        params = dict(row)
+        for column in first.columns:
+            if column.name not in shared:
+                params[f"first_{column.name}"] = [r[column.name] for r in first_rows]
+        statement = _pg_ignore_then_upsert_statement(
+            first, table, shared, tuple(row), tuple(update)
+        )
+        yield Execute(statement, params)
 
     def _present_keys(
         self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
@@ -287,6 +307,82 @@ class DialectOps:
         return None
 
 
+# -- statements built once per (dialect, table) ------------------------------
+# Building an INSERT … ON CONFLICT costs more than running it; these are built
+# once and reused, so SQLAlchemy's compiled cache hits on the same object.
+
+
+def _key_names(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+@functools.cache
+def _insert_ignore_statement(name: str, table: Table) -> Executable:
+    if name in ("mysql", "mariadb"):
+        # A no-op update, not INSERT IGNORE: IGNORE would also swallow
+        # truncation and other errors that must surface.
+        ignore = mysql.insert(table)
+        first = _key_names(table)[0]
+        return ignore.on_duplicate_key_update({first: ignore.inserted[first]})
+    dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing(
+        index_elements=_key_names(table)
+    )
+
+
+@functools.cache
+def _upsert_statement(name: str, table: Table, update: tuple[str, ...]) -> Executable:
+    if name in ("mysql", "mariadb"):
+        upsert = mysql.insert(table)
+        return upsert.on_duplicate_key_update({c: upsert.inserted[c] for c in update})
+    stmt = (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=_key_names(table),
+        set_={c: stmt.excluded[c] for c in update},
+    )
+
+
+@functools.cache
+def _pg_ignore_then_upsert_statement(
+    first: Table,
+    table: Table,
+    shared: tuple[str, ...],
+    columns: tuple[str, ...],
+    update: tuple[str, ...],
+) -> Executable:
+    """``WITH ignored AS (INSERT INTO first SELECT … FROM unnest(…) ON CONFLICT
+    DO NOTHING) INSERT INTO table … ON CONFLICT DO UPDATE``.
+
+    ``first``'s rows arrive as one array per column (bound as ``first_{col}``),
+    so the statement is the same whatever their number and compiles once; the
+    ``shared`` columns take the main row's values (bound as ``{col}``).
+    """
+    unshared = [c.name for c in first.columns if c.name not in shared]
+    arrays = func.unnest(
+        *(
+            bindparam(f"first_{c}", type_=postgresql.ARRAY(first.c[c].type))
+            for c in unshared
+        )
+    ).table_valued(*unshared).render_derived()
+    source = select(
+        *(bindparam(c, type_=first.c[c].type) for c in shared),
+        *(arrays.c[c] for c in unshared),
+    )
+    ignored = (
+        postgresql.insert(first)
+        .from_select([*shared, *unshared], source)
+        .on_conflict_do_nothing(index_elements=_key_names(first))
+        .cte("ignored")
+    )
+    stmt = postgresql.insert(table).values(
+        {c: bindparam(c, type_=table.c[c].type) for c in columns}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=_key_names(table),
+        set_={c: stmt.excluded[c] for c in update},
+    ).add_cte(ignored)
+
+
 def dialect_ops(dialect: Dialect, *, force_portable: bool = False) -> DialectOps:
     """The :class:`DialectOps` for ``dialect``.
 
@@ -299,4 +395,5 @@ def dialect_ops(dialect: Dialect, *, force_portable: bool = False) -> DialectOps
         native_upsert=name in ("postgresql", "sqlite", "mysql", "mariadb")
         and not force_portable,
         bounded_keys=name != "postgresql",
+        json_tables=name in ("postgresql", "sqlite") and not force_portable,
     )

@@ -23,10 +23,10 @@ def _options(url: URL, engine_kwargs: Mapping[str, Any] | None) -> dict[str, Any
         options["connect_args"] = {"check_same_thread": False}
     elif url.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": 30}
-    else:
-        # A restarted server leaves dead connections in the pool; test each
-        # before use instead of failing the next call.
-        options["pool_pre_ping"] = True
+    # No pool_pre_ping: it costs a round trip on every checkout. A restarted
+    # server instead fails the first statement on a dead connection, which
+    # invalidates the pool, and the saver runs that (idempotent) call again
+    # on a fresh one (see `_run.Job.retry`).
     options.update(engine_kwargs or {})
     return options
 

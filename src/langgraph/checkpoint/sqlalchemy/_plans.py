@@ -12,6 +12,7 @@ parameters, so SQLAlchemy compiles each of them once per dialect.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    and_,
     bindparam,
     cast,
     delete,
@@ -40,6 +42,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     tuple_,
     union_all,
     update,
@@ -216,9 +219,125 @@ def attach_children(stored: Sequence[StoredCheckpoint]) -> Plan[None]:
 # -- reads -----------------------------------------------------------------
 
 
+@functools.cache
+def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
+    """A checkpoint, its blobs and its writes as one ``UNION ALL``: the target
+    row is a CTE; its blobs are joined through the JSON of its channel
+    versions, its writes by key. One round trip for ``get_tuple``."""
+    target_q = select(*_CHECKPOINT_COLUMNS).where(
+        C.thread_id == bindparam("thread_id"),
+        C.checkpoint_ns == bindparam("checkpoint_ns"),
+    )
+    if by_id:
+        target_q = target_q.where(C.checkpoint_id == bindparam("checkpoint_id"))
+    else:
+        target_q = target_q.order_by(C.checkpoint_id.desc()).limit(1)
+    target = target_q.cte("target")
+    versions = ops.channel_versions(target.c.checkpoint)
+    no_text, no_doc = _text_null(), cast(null(), C.checkpoint.type)
+    checkpoint_branch = select(
+        literal_column("'c'").label("kind"),
+        target.c.checkpoint_id,
+        target.c.parent_checkpoint_id,
+        target.c.checkpoint,
+        target.c.metadata,
+        no_text.label("channel"),
+        no_text.label("type"),
+        cast(null(), B.blob.type).label("blob"),
+        no_text.label("task_id"),
+        no_text.label("task_path"),
+        cast(null(), Integer).label("idx"),
+        no_text.label("version"),
+    )
+    blobs_branch = select(
+        literal_column("'b'"),
+        no_text,
+        no_text,
+        no_doc,
+        no_doc,
+        B.channel,
+        B.type,
+        B.blob,
+        no_text,
+        no_text,
+        cast(null(), Integer),
+        B.version,
+    ).select_from(
+        target.join(versions, true()).join(
+            BLOBS,
+            and_(
+                B.thread_id == target.c.thread_id,
+                B.checkpoint_ns == target.c.checkpoint_ns,
+                B.channel == versions.c.key,
+                # As text: SQLite's json_each keeps integer versions integers.
+                B.version == cast(versions.c.value, String),
+            ),
+        )
+    )
+    writes_branch = select(
+        literal_column("'w'"),
+        W.checkpoint_id,
+        no_text,
+        no_doc,
+        no_doc,
+        W.channel,
+        W.type,
+        W.blob,
+        W.task_id,
+        W.task_path,
+        W.idx,
+        no_text,
+    ).select_from(
+        target.join(
+            WRITES,
+            and_(
+                W.thread_id == target.c.thread_id,
+                W.checkpoint_ns == target.c.checkpoint_ns,
+                W.checkpoint_id == target.c.checkpoint_id,
+            ),
+        )
+    )
+    return union_all(checkpoint_branch, blobs_branch, writes_branch)  # type: ignore[return-value]
+
+
 def get_tuple(
-    thread_id: str, ns: str, checkpoint_id: str | None
+    ops: DialectOps, thread_id: str, ns: str, checkpoint_id: str | None
 ) -> Plan[StoredCheckpoint | None]:
+    if ops.one_statement_reads:
+        params = {"thread_id": thread_id, "checkpoint_ns": ns}
+        if checkpoint_id is not None:
+            params["checkpoint_id"] = checkpoint_id
+        result = yield Execute(_get_in_one(ops, checkpoint_id is not None), params)
+        stored: StoredCheckpoint | None = None
+        blobs: dict[str, tuple[str, bytes | None]] = {}
+        writes: list[StoredWrite] = []
+        for row in result:
+            if row.kind == "c":
+                stored = StoredCheckpoint(
+                    thread_id=thread_id,
+                    checkpoint_ns=ns,
+                    checkpoint_id=row.checkpoint_id,
+                    parent_checkpoint_id=row.parent_checkpoint_id,
+                    document=row.checkpoint,
+                    metadata=row.metadata or {},
+                )
+            elif row.kind == "b":
+                blobs[row.channel] = (row.type, row.blob)
+            else:
+                writes.append(
+                    StoredWrite(
+                        checkpoint_id=row.checkpoint_id,
+                        task_id=row.task_id,
+                        channel=row.channel,
+                        type=row.type,
+                        blob=row.blob,
+                        task_path=row.task_path or "",
+                        idx=row.idx,
+                    )
+                )
+        if stored is not None:
+            stored.blobs, stored.writes = blobs, writes
+        return stored
     params = {"thread_id": thread_id, "checkpoint_ns": ns}
     if checkpoint_id is None:
         result = yield Execute(SELECT_LATEST, params)
@@ -273,14 +392,14 @@ def put(
     checkpoint_row: Mapping[str, Any],
     blob_rows: Sequence[Mapping[str, Any]],
 ) -> Plan[None]:
-    """A checkpoint and its new blobs, in the caller's one transaction.
+    """A checkpoint and its new blobs, atomically (one statement or one
+    transaction).
 
     Blobs go first and are never overwritten: a (channel, version) names one
     value for good, so a retried put is harmless.
     """
-    yield from ops.insert_ignore(BLOBS, blob_rows)
-    yield from ops.upsert(
-        CHECKPOINTS, [checkpoint_row], update=("checkpoint", "metadata")
+    yield from ops.insert_ignore_then_upsert(
+        BLOBS, blob_rows, CHECKPOINTS, checkpoint_row, update=("checkpoint", "metadata")
     )
 
 

@@ -23,13 +23,24 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
-__all__ = ["Call", "Execute", "Plan", "Step", "arun", "run"]
+__all__ = [
+    "AsyncBinding",
+    "Binding",
+    "Call",
+    "Execute",
+    "Job",
+    "Plan",
+    "Step",
+    "arun",
+    "run",
+]
 
 T = TypeVar("T")
 
@@ -90,36 +101,116 @@ async def arun(
         return done.value  # type: ignore[no-any-return]
 
 
-@contextmanager
-def transaction(
-    bind: Engine | Connection, lock: threading.RLock | None
-) -> Iterator[Connection]:
-    """One transaction on ``bind``: committed on success, rolled back on error.
+@dataclass(frozen=True, slots=True)
+class Job(Generic[T]):
+    """A plan and how to run it.
 
-    On a caller's ``Connection`` that is already in a transaction this is a
-    savepoint, so the caller's transaction decides what is finally committed.
+    Attributes:
+        make: builds a fresh plan (a retry needs a new generator).
+        autocommit: the plan is a single statement, atomic by itself, so it
+            runs without BEGIN/COMMIT: two round trips saved on a network.
+        retry: the plan is idempotent, so it is run once more when the first
+            attempt lost its connection (a restarted server): the pool has
+            been invalidated by then and hands out a fresh one.
     """
-    with lock if lock is not None else nullcontext():
-        if isinstance(bind, Engine):
-            with bind.begin() as conn:
-                yield conn
-        else:
-            with bind.begin_nested() if bind.in_transaction() else bind.begin():
-                yield bind
+
+    make: Callable[[], Plan[T]]
+    autocommit: bool = False
+    retry: bool = True
 
 
-@asynccontextmanager
-async def atransaction(
-    bind: AsyncEngine | AsyncConnection, lock: asyncio.Lock | None
-) -> AsyncIterator[AsyncConnection]:
-    """The async twin of :func:`transaction`."""
-    async with lock if lock is not None else _NULL_ALOCK:
-        if isinstance(bind, AsyncEngine):
-            async with bind.begin() as conn:
-                yield conn
-        else:
-            async with bind.begin_nested() if bind.in_transaction() else bind.begin():
-                yield bind
+class Binding:
+    """Where a saver's jobs run: its bind, the lock that serializes a shared
+    connection, and the execution options of every statement."""
+
+    def __init__(
+        self,
+        bind: Engine | Connection,
+        lock: threading.RLock | None,
+        options: Mapping[str, Any] | None,
+    ) -> None:
+        self.bind = bind
+        self.lock = lock
+        self.options = options
+        # Same pool, connections switched to autocommit for one-statement jobs.
+        self.autocommit = (
+            bind.execution_options(isolation_level="AUTOCOMMIT")
+            if isinstance(bind, Engine)
+            else None
+        )
+
+    @contextmanager
+    def transaction(self, autocommit: bool) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back on error. On a
+        caller's ``Connection`` already in a transaction, a savepoint, so the
+        caller's transaction decides what is finally committed."""
+        with self.lock if self.lock is not None else nullcontext():
+            if autocommit and self.autocommit is not None:
+                with self.autocommit.connect() as conn:
+                    yield conn
+            elif isinstance(self.bind, Engine):
+                with self.bind.begin() as conn:
+                    yield conn
+            else:
+                conn = self.bind
+                with conn.begin_nested() if conn.in_transaction() else conn.begin():
+                    yield conn
+
+    def run(self, job: Job[T]) -> T:
+        """Run ``job`` (again once if it may and lost its connection)."""
+        for attempt in range(2):
+            try:
+                with self.transaction(job.autocommit) as conn:
+                    return run(job.make(), conn, self.options)
+            except DBAPIError as exc:
+                if attempt or not (job.retry and exc.connection_invalidated):
+                    raise
+        raise AssertionError("unreachable")
+
+
+class AsyncBinding:
+    """The async twin of :class:`Binding`."""
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection,
+        lock: asyncio.Lock | None,
+        options: Mapping[str, Any] | None,
+    ) -> None:
+        self.bind = bind
+        self.lock = lock
+        self.options = options
+        self.autocommit = (
+            bind.execution_options(isolation_level="AUTOCOMMIT")
+            if isinstance(bind, AsyncEngine)
+            else None
+        )
+
+    @asynccontextmanager
+    async def transaction(self, autocommit: bool) -> AsyncIterator[AsyncConnection]:
+        async with self.lock if self.lock is not None else _NULL_ALOCK:
+            if autocommit and self.autocommit is not None:
+                async with self.autocommit.connect() as conn:
+                    yield conn
+            elif isinstance(self.bind, AsyncEngine):
+                async with self.bind.begin() as conn:
+                    yield conn
+            else:
+                conn = self.bind
+                async with (
+                    conn.begin_nested() if conn.in_transaction() else conn.begin()
+                ):
+                    yield conn
+
+    async def run(self, job: Job[T]) -> T:
+        for attempt in range(2):
+            try:
+                async with self.transaction(job.autocommit) as conn:
+                    return await arun(job.make(), conn, self.options)
+            except DBAPIError as exc:
+                if attempt or not (job.retry and exc.connection_invalidated):
+                    raise
+        raise AssertionError("unreachable")
 
 
 class _NullAsyncLock:

@@ -22,7 +22,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._engine import make_async_engine, needs_serializing
-from langgraph.checkpoint.sqlalchemy._run import Plan, T, arun, atransaction
+from langgraph.checkpoint.sqlalchemy._run import AsyncBinding, Job, T
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
@@ -73,7 +73,11 @@ class AsyncSQLAlchemySaver(SaverCore):
             force_portable=force_portable,
         )
         self.bind = bind
-        self._lock = asyncio.Lock() if needs_serializing(bind) else None
+        self._binding = AsyncBinding(
+            bind,
+            asyncio.Lock() if needs_serializing(bind) else None,
+            self._exec_options,
+        )
         self._owned_engine: AsyncEngine | None = None
         try:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -123,10 +127,9 @@ class AsyncSQLAlchemySaver(SaverCore):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.bind.engine.url!r})"
 
-    async def _arun(self, plan: Plan[T]) -> T:
+    async def _arun(self, job: Job[T]) -> T:
         self.loop = asyncio.get_running_loop()
-        async with atransaction(self.bind, self._lock) as conn:
-            return await arun(plan, conn, self._exec_options)
+        return await self._binding.run(job)
 
     def _sync(self, coro: Awaitable[T]) -> T:
         """Run ``coro`` on the saver's loop from another thread and wait."""
@@ -156,7 +159,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         Idempotent, and safe when several processes call it at once."""
         for attempt in range(SETUP_ATTEMPTS):
             try:
-                await self._arun(self._plan_setup())
+                await self._arun(self._setup_job())
                 return
             except DBAPIError:
                 if attempt == SETUP_ATTEMPTS - 1:
@@ -167,7 +170,7 @@ class AsyncSQLAlchemySaver(SaverCore):
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """See ``SQLAlchemySaver.get_tuple``."""
-        return await self._arun(self._plan_get_tuple(config))
+        return await self._arun(self._get_tuple_job(config))
 
     async def alist(
         self,
@@ -179,8 +182,8 @@ class AsyncSQLAlchemySaver(SaverCore):
     ) -> AsyncIterator[CheckpointTuple]:
         """See ``SQLAlchemySaver.list``."""
         pager = self._pager(config, filter, before, limit)
-        while (plan := pager.next_plan()) is not None:
-            for item in pager.take(await self._arun(plan)):
+        while (job := pager.next_job()) is not None:
+            for item in pager.take(await self._arun(job)):
                 yield item
 
     async def aput(
@@ -192,7 +195,7 @@ class AsyncSQLAlchemySaver(SaverCore):
     ) -> RunnableConfig:
         """See ``SQLAlchemySaver.put``."""
         return await self._arun(
-            self._plan_put(config, checkpoint, metadata, new_versions)
+            self._put_job(config, checkpoint, metadata, new_versions)
         )
 
     async def aput_writes(
@@ -203,27 +206,27 @@ class AsyncSQLAlchemySaver(SaverCore):
         task_path: str = "",
     ) -> None:
         """See ``SQLAlchemySaver.put_writes``."""
-        await self._arun(self._plan_put_writes(config, writes, task_id, task_path))
+        await self._arun(self._put_writes_job(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """See ``SQLAlchemySaver.delete_thread``."""
-        await self._arun(self._plan_delete_thread(thread_id))
+        await self._arun(self._delete_thread_job(thread_id))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """See ``SQLAlchemySaver.delete_for_runs``."""
-        if (plan := self._plan_delete_for_runs(run_ids)) is not None:
-            await self._arun(plan)
+        if (job := self._delete_for_runs_job(run_ids)) is not None:
+            await self._arun(job)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """See ``SQLAlchemySaver.copy_thread``."""
-        await self._arun(self._plan_copy_thread(source_thread_id, target_thread_id))
+        await self._arun(self._copy_thread_job(source_thread_id, target_thread_id))
 
     async def aprune(
         self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
     ) -> None:
         """See ``SQLAlchemySaver.prune``."""
-        for plan in self._prune_plans(thread_ids, strategy):
-            await self._arun(plan)
+        for job in self._prune_jobs(thread_ids, strategy):
+            await self._arun(job)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -231,7 +234,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         """See ``SQLAlchemySaver.get_delta_channel_history``."""
         if not channels:
             return {}
-        return await self._arun(self._plan_delta_history(config, channels))
+        return await self._arun(self._delta_history_job(config, channels))
 
     # -- sync interface, from other threads --------------------------------
 
