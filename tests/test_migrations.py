@@ -205,76 +205,20 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
 
 # -- a host application's own Alembic history ----------------------------------
 
-HOST_ENV = """
-from alembic import context
-from sqlalchemy import MetaData, create_engine, pool
-
-from host_models import host_metadata
-from langgraph.checkpoint.sqlalchemy import metadata as checkpoint_metadata
-from langgraph.checkpoint.sqlalchemy.migrate import include_object
-
-config = context.config
-engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=[host_metadata, checkpoint_metadata],
-        include_object=include_object(connection.dialect.name),
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-"""
-
-HOST_MODELS = """
-import sqlalchemy as sa
-
-host_metadata = sa.MetaData()
-sa.Table("users", host_metadata, sa.Column("id", sa.Integer, primary_key=True))
-"""
-
-HOST_REVISION = '''
-"""host tables"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "host0001"
-down_revision = None
-branch_labels = ("host",)
-depends_on = None
-
-
-def upgrade():
-    op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade():
-    op.drop_table("users")
-'''
+HOST_APP = Path(__file__).resolve().parent / "host_app"
 
 
 def test_host_app_embeds_our_history(tmp_path: Path) -> None:
-    """A host app lists our versions folder in its own version_locations, runs
-    `upgrade heads`, and autogenerate then sees nothing to do for our tables."""
-    (tmp_path / "versions").mkdir()
-    (tmp_path / "versions" / "host0001_host.py").write_text(HOST_REVISION)
-    (tmp_path / "env.py").write_text(HOST_ENV)
-    (tmp_path / "host_models.py").write_text(HOST_MODELS)
-    (tmp_path / "script.py.mako").write_text(
-        (REPO / "alembic" / "script.py.mako").read_text()
-    )
-    db = tmp_path / "host.db"
-    ini = tmp_path / "alembic.ini"
-    ini.write_text(
-        "[alembic]\n"
-        f"script_location = {tmp_path}\n"
-        f"version_locations = {tmp_path / 'versions'} {migrate.version_location()}\n"
-        "path_separator = space\n"
-        f"prepend_sys_path = {tmp_path}\n"
-        f"sqlalchemy.url = sqlite:///{db}\n"
-    )
+    """tests/host_app lists our versions folder in its version_locations, runs
+    `upgrade heads`, and autogenerate then finds nothing to do for either."""
     from alembic.config import Config
 
-    config = Config(str(ini))
+    db = tmp_path / "host.db"
+    config = Config(str(HOST_APP / "alembic.ini"))
+    config.set_main_option(
+        "version_locations", f"{HOST_APP / 'versions'} {migrate.version_location()}"
+    )
+    config.attributes["url"] = f"sqlite:///{db}"
     command.upgrade(config, "heads")
     engine = sa.create_engine(f"sqlite:///{db}")
     try:
@@ -284,23 +228,28 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
             assert migrate.VERSION_TABLE not in tables  # the host's table is used
             heads = set(MigrationContext.configure(conn).get_current_heads())
             assert heads == {"host0001", "lgcp0001"}
-            host_md = sa.MetaData()
-            sa.Table("users", host_md, sa.Column("id", sa.Integer, primary_key=True))
+            sys.path.insert(0, str(HOST_APP))
+            try:
+                from host_models import host_metadata
+            finally:
+                sys.path.remove(str(HOST_APP))
             context = MigrationContext.configure(
                 conn, opts={"include_object": migrate.include_object("sqlite")}
             )
-            diffs = compare_metadata(context, [host_md, metadata])
-            assert diffs == []
-        # And the saver works on the host's database.
+            assert compare_metadata(context, [host_metadata, metadata]) == []
+        # The saver works on the host's database, next to the host's tables.
         saver = SQLAlchemySaver(engine)
-        config_ = saver.put(generate_config("t"), generate_checkpoint(), {}, {})
-        assert saver.get_tuple(config_) is not None
+        stored = saver.put(generate_config("t"), generate_checkpoint(), {}, {})
+        assert saver.get_tuple(stored) is not None
     finally:
         engine.dispose()
-    command.downgrade(config, "lgcp0001@base")
+    # Our branch goes away alone.
+    command.downgrade(config, "langgraph_checkpoint@base")
     engine = sa.create_engine(f"sqlite:///{db}")
     try:
-        assert not (set(sa.inspect(engine).get_table_names()) & OUR_TABLES)
+        remaining = set(sa.inspect(engine).get_table_names())
+        assert "users" in remaining
+        assert not (remaining & OUR_TABLES)
     finally:
         engine.dispose()
 
