@@ -358,12 +358,16 @@ def _pg_ignore_then_upsert_statement(
     ``shared`` columns take the main row's values (bound as ``{col}``).
     """
     unshared = [c.name for c in first.columns if c.name not in shared]
-    arrays = func.unnest(
-        *(
-            bindparam(f"first_{c}", type_=postgresql.ARRAY(first.c[c].type))
-            for c in unshared
+    arrays = (
+        func.unnest(
+            *(
+                bindparam(f"first_{c}", type_=postgresql.ARRAY(first.c[c].type))
+                for c in unshared
+            )
         )
-    ).table_valued(*unshared).render_derived()
+        .table_valued(*unshared)
+        .render_derived()
+    )
     source = select(
         *(bindparam(c, type_=first.c[c].type) for c in shared),
         *(arrays.c[c] for c in unshared),
