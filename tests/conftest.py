@@ -19,7 +19,7 @@ import pytest
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
-BACKENDS = ["sqlite", "sqlite-memory", "sqlite-portable", "postgres"]
+BACKENDS = ["sqlite", "sqlite-memory", "sqlite-portable", "postgres", "mariadb"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,20 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL available: {exc}")
 
 
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """A database on a MariaDB server that lives for the session."""
+    from servers.mariadb import fresh_database, mariadb_server
+
+    try:
+        with mariadb_server() as server:
+            yield fresh_database(server, "lgsa_tests")
+    except RuntimeError as exc:  # no server anywhere
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no MariaDB available: {exc}")
+
+
 def _empty_tables(url: str) -> None:
     with SQLAlchemySaver.from_url(url) as saver:
         saver.setup()
@@ -81,6 +95,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         url = request.getfixturevalue("postgres_url")
         _empty_tables(url)
         return Backend(name, url, url)
+    if name == "mariadb":
+        url = request.getfixturevalue("mariadb_url")
+        _empty_tables(url)
+        return Backend(name, url, url.replace("+pymysql", "+asyncmy"))
     if name == "sqlite-memory":
         return Backend(name, "sqlite:///:memory:", "sqlite+aiosqlite:///:memory:")
     path = tmp_path / "checkpoints.db"

@@ -71,6 +71,7 @@ _SYNC_TWINS = {
 
 # Arbitrary but fixed: the key of the advisory lock that serializes setup().
 _SETUP_LOCK_KEY = 0x6C67_5F73_6176  # "lg_sav"
+_SETUP_LOCK_NAME = "langgraph_checkpoint_setup"
 
 
 def normalize_url(url: str | URL, *, is_async: bool) -> URL:
@@ -293,17 +294,22 @@ class DialectOps:
 
     # -- schema ------------------------------------------------------------
 
-    def setup_lock(self) -> Step | None:
-        """A statement that serializes concurrent ``setup()`` calls, if any.
+    def setup_lock(self) -> tuple[Executable, Executable | None] | None:
+        """Statements that take and release the lock serializing concurrent
+        ``setup()`` calls, if the database has one.
 
-        PostgreSQL takes a transaction-scoped advisory lock; MySQL a named lock
-        (released when the connection returns to the pool: it is
-        session-scoped there). SQLite has no such thing; ``setup()`` retries.
+        PostgreSQL's advisory lock is transaction-scoped: no release needed.
+        MySQL's named lock belongs to the session, which a pool keeps alive,
+        so it must be released explicitly. SQLite has no such thing;
+        ``setup()`` retries instead.
         """
         if self.name == "postgresql":
-            return Execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK_KEY)))
+            return select(func.pg_advisory_xact_lock(_SETUP_LOCK_KEY)), None
         if self.name in ("mysql", "mariadb"):
-            return Execute(text("SELECT GET_LOCK('langgraph_checkpoint_setup', 60)"))
+            return (
+                text(f"SELECT GET_LOCK('{_SETUP_LOCK_NAME}', 60)"),
+                text(f"SELECT RELEASE_LOCK('{_SETUP_LOCK_NAME}')"),
+            )
         return None
 
 

@@ -29,6 +29,7 @@ from langgraph.checkpoint.sqlalchemy.models import (
 )
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     String,
     Table,
@@ -715,11 +716,18 @@ def setup(ops: DialectOps, schema: str | None, version_table: str) -> Plan[None]
     """
     if schema is not None and ops.name != "sqlite":
         yield Execute(CreateSchema(schema, if_not_exists=True))
-    if (lock := ops.setup_lock()) is not None:
-        yield lock
-    yield Call(
-        lambda conn: migrate.upgrade(conn, schema=schema, version_table=version_table)
-    )
+    lock = ops.setup_lock()
+
+    def upgrade(conn: Connection) -> None:
+        if lock is not None:
+            conn.execute(lock[0])
+        try:
+            migrate.upgrade(conn, schema=schema, version_table=version_table)
+        finally:
+            if lock is not None and lock[1] is not None:
+                conn.execute(lock[1])
+
+    yield Call(upgrade)
 
 
 __all__ = [

@@ -32,8 +32,18 @@ TASK_PATH_LENGTH = 1024
 
 
 def key_string(length: int) -> TypeEngine[str]:
-    """A key column: ``TEXT`` on PostgreSQL, ``VARCHAR(length)`` elsewhere."""
-    return String(length).with_variant(Text(), "postgresql")
+    """A key column: ``TEXT`` on PostgreSQL, ``VARCHAR(length)`` elsewhere.
+
+    On MySQL/MariaDB the collation is binary: the default ones compare
+    case-insensitively, which would make threads "A" and "a" one key.
+    """
+    return (
+        String(length)
+        .with_variant(Text(), "postgresql")
+        .with_variant(
+            mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb"
+        )
+    )
 
 
 def document() -> TypeEngine[Any]:

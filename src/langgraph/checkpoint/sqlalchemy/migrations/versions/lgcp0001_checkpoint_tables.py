@@ -32,7 +32,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _key(length: int) -> sa.types.TypeEngine[str]:
-    return sa.String(length).with_variant(sa.Text(), "postgresql")
+    # Binary collation on MySQL/MariaDB: keys are case-sensitive everywhere.
+    return (
+        sa.String(length)
+        .with_variant(sa.Text(), "postgresql")
+        .with_variant(
+            mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb"
+        )
+    )
 
 
 def _document() -> sa.types.TypeEngine[Any]:
