@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -141,11 +142,14 @@ def test_custom_version_table(backend: Backend) -> None:
 # -- PostgreSQL: schemas and adopting the official saver's tables --------------
 
 
-def test_two_schemas_are_isolated(postgres_url: str) -> None:
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_two_schemas_are_isolated(request: pytest.FixtureRequest, server: str) -> None:
+    """PostgreSQL schemas and MySQL databases alike, with no search_path games."""
+    url = request.getfixturevalue(server)
     a_name, b_name = f"agents_{uuid.uuid4().hex[:8]}", f"other_{uuid.uuid4().hex[:8]}"
     with (
-        SQLAlchemySaver.from_url(postgres_url, schema=a_name) as a,
-        SQLAlchemySaver.from_url(postgres_url, schema=b_name) as b,
+        SQLAlchemySaver.from_url(url, schema=a_name) as a,
+        SQLAlchemySaver.from_url(url, schema=b_name) as b,
     ):
         a.setup()
         b.setup()
@@ -158,9 +162,9 @@ def test_two_schemas_are_isolated(postgres_url: str) -> None:
         assert b.get_tuple(config) is None
         assert list(b.list(None)) == []
         with a.bind.connect() as conn:  # type: ignore[union-attr]
-            assert (
-                conn.execute(sa.text("show search_path")).scalar() == '"$user", public'
-            )
+            if conn.dialect.name == "postgresql":
+                path = conn.execute(sa.text("show search_path")).scalar()
+                assert path == '"$user", public'
             assert migrate.current_heads(conn, schema=a_name) == {"lgcp0001"}
 
 
