@@ -451,3 +451,52 @@ def test_repr_hides_password() -> None:
     assert "s3cret" not in repr(saver)
     assert "postgresql+psycopg" in repr(saver)
     saver.close()
+
+
+def test_blob_over_the_packet_limit_is_refused_whole(mariadb_url: str) -> None:
+    """MySQL/MariaDB drop the connection over a statement larger than
+    max_allowed_packet; the saver refuses it first, naming the setting."""
+    import sqlalchemy as sa
+
+    from langgraph.checkpoint.sqlalchemy import PayloadTooLargeError
+
+    admin = sa.create_engine(mariadb_url)
+    with admin.begin() as conn:
+        old = conn.exec_driver_sql("SELECT @@GLOBAL.max_allowed_packet").scalar()
+        conn.exec_driver_sql("SET GLOBAL max_allowed_packet = 2097152")
+    try:
+        with SQLAlchemySaver.from_url(mariadb_url) as saver:
+            saver.setup()
+            (config,) = _put_chain(saver, "big", [{"small": [1]}])
+            huge = {"blob": b"x" * (3 << 20)}
+            versions = {"huge": "2"}
+            with pytest.raises(PayloadTooLargeError, match="max_allowed_packet"):
+                saver.put(
+                    config,
+                    generate_checkpoint(
+                        channel_values={"huge": huge}, channel_versions=versions
+                    ),
+                    generate_metadata(step=1),
+                    versions,
+                )
+            with pytest.raises(PayloadTooLargeError, match="max_allowed_packet"):
+                saver.put_writes(config, [("huge", huge)], task_id="t")
+            # Nothing partial, and the saver still works.
+            assert [t.config for t in saver.list(generate_config("big"))] == [config]
+            loaded = saver.get_tuple(config)
+            assert loaded is not None
+            assert loaded.pending_writes == []
+            (more,) = _put_chain(saver, "big2", [{"fine": [2]}])
+            assert saver.get_tuple(more) is not None
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"SET GLOBAL max_allowed_packet = {int(old)}")
+        admin.dispose()
+
+
+def test_fifty_megabyte_blob_round_trips(saver: SQLAlchemySaver) -> None:
+    big = {"payload": b"\x00\xff" * (25 << 20)}
+    (config,) = _put_chain(saver, "huge", [big])
+    loaded = saver.get_tuple(config)
+    assert loaded is not None
+    assert loaded.checkpoint["channel_values"]["payload"] == big["payload"]

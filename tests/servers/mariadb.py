@@ -83,6 +83,7 @@ def _local_server(server: Path, install: Path) -> Iterator[str]:
                     "--innodb-flush-log-at-trx-commit=0",
                     "--innodb-buffer-pool-size=128M",
                     "--max-connections=300",
+                    "--max-allowed-packet=256M",
                     "--character-set-server=utf8mb4",
                     "--collation-server=utf8mb4_bin",
                 ],

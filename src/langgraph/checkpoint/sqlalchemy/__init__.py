@@ -37,7 +37,10 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
-from langgraph.checkpoint.sqlalchemy._validate import InvalidConfigError
+from langgraph.checkpoint.sqlalchemy._validate import (
+    InvalidConfigError,
+    PayloadTooLargeError,
+)
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.models import (
     Base,
@@ -57,6 +60,7 @@ __all__ = [
     "CheckpointBlob",
     "CheckpointWrite",
     "InvalidConfigError",
+    "PayloadTooLargeError",
     "SQLAlchemySaver",
     "metadata",
 ]

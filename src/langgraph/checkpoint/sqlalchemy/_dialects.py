@@ -292,6 +292,15 @@ class DialectOps:
             select(literal(1)).select_from(entry).where(entry.c.key == key, matches)
         )
 
+    @property
+    def packet_limit(self) -> Executable | None:
+        """A query for the largest statement the server accepts, where there
+        is such a limit (MySQL's ``max_allowed_packet``): past it the server
+        drops the connection instead of answering with an error."""
+        if self.name in ("mysql", "mariadb"):
+            return text("SELECT @@max_allowed_packet")
+        return None
+
     # -- schema ------------------------------------------------------------
 
     def setup_lock(self) -> tuple[Executable, Executable | None] | None:

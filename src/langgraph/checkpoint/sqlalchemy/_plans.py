@@ -22,6 +22,7 @@ from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
 from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
 from langgraph.checkpoint.sqlalchemy._dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy._run import Call, Execute, Plan
+from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from langgraph.checkpoint.sqlalchemy.models import (
     Checkpoint,
     CheckpointBlob,
@@ -388,6 +389,32 @@ def list_page(
 # -- writes ----------------------------------------------------------------
 
 
+# Payloads smaller than this are not checked against the server's packet
+# limit (MySQL's smallest default, 4 MiB, is far above it).
+PACKET_CHECK_FROM = 1 << 20
+# Room for the statement text and the other columns around the blobs.
+PACKET_SLACK = 64 << 10
+
+
+def _fits_in_a_packet(ops: DialectOps, rows: Sequence[Mapping[str, Any]]) -> Plan[None]:
+    """Refuse, before sending anything, a write the server would drop the
+    connection over (MySQL/MariaDB ``max_allowed_packet``)."""
+    if ops.packet_limit is None:
+        return
+    size = sum(len(row.get("blob") or b"") for row in rows)
+    if size < PACKET_CHECK_FROM:
+        return
+    limit = (yield Execute(ops.packet_limit)).scalar()
+    if limit is not None and size + PACKET_SLACK > int(limit):
+        raise PayloadTooLargeError(
+            f"this write carries {size} bytes of serialized values, more than the "
+            f"server's max_allowed_packet ({int(limit)} bytes) allows in one "
+            "statement. Raise max_allowed_packet on the server (for instance "
+            "SET GLOBAL max_allowed_packet = 268435456) or store smaller values. "
+            "Nothing was written."
+        )
+
+
 def put(
     ops: DialectOps,
     checkpoint_row: Mapping[str, Any],
@@ -399,6 +426,7 @@ def put(
     Blobs go first and are never overwritten: a (channel, version) names one
     value for good, so a retried put is harmless.
     """
+    yield from _fits_in_a_packet(ops, blob_rows)
     yield from ops.insert_ignore_then_upsert(
         BLOBS, blob_rows, CHECKPOINTS, checkpoint_row, update=("checkpoint", "metadata")
     )
@@ -409,6 +437,7 @@ def put_writes(
 ) -> Plan[None]:
     """Pending writes: special writes (errors, interrupts…) overwrite, others
     are inserted once, so replaying a task's writes changes nothing."""
+    yield from _fits_in_a_packet(ops, rows)
     if overwrite:
         yield from ops.upsert(WRITES, rows, update=("channel", "type", "blob"))
     else:

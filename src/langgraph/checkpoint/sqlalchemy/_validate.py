@@ -20,6 +20,7 @@ from langgraph.checkpoint.sqlalchemy import _types
 
 __all__ = [
     "InvalidConfigError",
+    "PayloadTooLargeError",
     "ThreadKey",
     "check_length",
     "clean_json",
@@ -40,6 +41,10 @@ class InvalidConfigError(KeyError, ValueError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class PayloadTooLargeError(ValueError):
+    """A write is larger than the database accepts in one statement."""
 
 
 class ThreadKey(NamedTuple):
