@@ -13,11 +13,23 @@ fi
 
 # Database servers come from the machine: install PostgreSQL's binaries when
 # they are missing and we may (root with apt-get), so one command is enough.
+# (MariaDB likewise.)
+missing=()
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v pg_config >/dev/null \
-    && [ -z "${TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing PostgreSQL server binaries (apt-get)..."
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    && [ -z "${TEST_POSTGRES_URL:-}" ]; then
+    missing+=(postgresql)
+fi
+if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ] && [ -z "${TEST_MARIADB_URL:-}" ]; then
+    missing+=(mariadb-server-core mariadb-client-core)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing database servers: ${missing[*]} (apt-get)..."
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "note: no local ${missing[*]}; tests use TEST_*_URL or Docker, or skip (fail under CI=true)" >&2
+    fi
 fi
 
 exec .venv/bin/python -m pytest "$@"
