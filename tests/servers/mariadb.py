@@ -94,7 +94,7 @@ def _local_server(server: Path, install: Path) -> Iterator[str]:
             wait_until(lambda: _accepts(port), process, log)
             yield f"mysql+pymysql://root@127.0.0.1:{port}/mysql"
         finally:
-            stop(process)
+            stop(process, timeout=2)  # throwaway: no need to wait for a clean shutdown
 
 
 @contextlib.contextmanager
