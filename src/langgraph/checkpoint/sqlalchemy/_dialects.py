@@ -21,10 +21,13 @@ from typing import Any
 from langgraph.checkpoint.sqlalchemy._run import Execute, Step
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Engine,
     Table,
     and_,
     bindparam,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -38,10 +41,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.url import URL
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-__all__ = ["DialectOps", "dialect_ops", "is_memory_sqlite", "normalize_url", "sync_url"]
+__all__ = [
+    "DialectOps",
+    "dialect_ops",
+    "engine_defaults",
+    "is_memory_sqlite",
+    "normalize_url",
+    "sync_url",
+    "tune_engine",
+]
 
 SubPlan = Generator[Step, Any, None]
 
@@ -108,6 +120,56 @@ def is_memory_sqlite(url: URL) -> bool:
         return False
     database = url.database or ""
     return database in ("", ":memory:") or "mode=memory" in str(url.query)
+
+
+def engine_defaults(
+    url: URL, engine_kwargs: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``create_engine`` options for an engine ``from_url`` makes."""
+    options: dict[str, Any] = {}
+    if is_memory_sqlite(url):
+        # One connection for the saver's life: an in-memory database lives and
+        # dies with its connection. The saver serializes access to it.
+        options["poolclass"] = StaticPool
+        options["connect_args"] = {"check_same_thread": False}
+    elif url.get_backend_name() == "sqlite":
+        # Writers from other processes wait up to 30 s instead of failing.
+        options["connect_args"] = {"timeout": 30}
+    # No pool_pre_ping: it costs a round trip on every checkout. A restarted
+    # server instead fails the first statement on a dead connection, which
+    # invalidates the pool, and the saver runs that (idempotent) call again
+    # on a fresh one (see `_run.Job.retry`).
+    options.update(engine_kwargs or {})
+    return options
+
+
+def tune_engine(engine: Engine, url: URL) -> None:
+    """Per-connection settings for an engine ``from_url`` makes.
+
+    A SQLite file gets WAL (readers never wait for the writer, across
+    processes) and write transactions that start with ``BEGIN IMMEDIATE``:
+    a deferred transaction that reads and then writes cannot wait for another
+    writer and fails at once with "database is locked"; an immediate one takes
+    the write lock first and waits its turn (the busy timeout).
+    """
+    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions begin when SQLAlchemy says, not when sqlite3 guesses.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass(frozen=True)
