@@ -49,11 +49,15 @@ def scratch_dir(prefix: str, owner: str | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def as_user(owner: str | None, argv: Sequence[str]) -> list[str]:
-    """``argv`` run as ``owner`` (for servers that refuse to run as root)."""
-    if owner is None:
-        return list(argv)
-    return ["runuser", "-u", owner, "--", *argv]
+def run_as(owner: str | None, argv: Sequence[str]) -> None:
+    """Run ``argv`` to completion as ``owner`` (servers refuse to run as root)."""
+    subprocess.run(
+        list(argv), check=True, capture_output=True, user=owner, group=_group(owner)
+    )
+
+
+def _group(owner: str | None) -> int | None:
+    return pwd.getpwnam(owner).pw_gid if owner else None
 
 
 def wait_until(
@@ -77,6 +81,47 @@ def tail(log: Path, lines: int = 30) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+class LocalServer:
+    """A server process this test run owns: it can be stopped and started
+    again on the same port and data (a database restart, for fault tests)."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        log: Path,
+        url: str,
+        ready: Callable[[], bool],
+        stop_signal: int = signal.SIGTERM,
+        stop_timeout: float = 15.0,
+        owner: str | None = None,
+    ) -> None:
+        self.argv, self.log, self.url, self.ready = list(argv), log, url, ready
+        self.owner = owner
+        self.stop_signal, self.stop_timeout = stop_signal, stop_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log_file:
+            # The server process itself (not a wrapper), so signals reach it.
+            self.process = subprocess.Popen(
+                self.argv,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                user=self.owner,
+                group=_group(self.owner),
+            )
+        wait_until(self.ready, self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, timeout=self.stop_timeout, sig=self.stop_signal)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 def stop(

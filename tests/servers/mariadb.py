@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from servers._local import docker_answers, free_port, scratch_dir, stop, wait_until
+from servers._local import LocalServer, docker_answers, free_port, scratch_dir
 
 ENV_VAR = "TEST_MARIADB_URL"
 
@@ -49,7 +49,7 @@ def _accepts(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _local_server(server: Path, install: Path) -> Iterator[str]:
+def _local_server(server_bin: Path, install: Path) -> Iterator[LocalServer]:
     # --no-defaults: Debian's config would move the socket and more;
     # --user=root: mariadbd refuses to run as root without it.
     user = ["--user=root"] if os.geteuid() == 0 else []
@@ -68,33 +68,45 @@ def _local_server(server: Path, install: Path) -> Iterator[str]:
             capture_output=True,
         )
         port = free_port()
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                [
-                    str(server),
-                    "--no-defaults",
-                    *user,
-                    f"--datadir={data}",
-                    f"--port={port}",
-                    "--bind-address=127.0.0.1",
-                    f"--socket={root / 's'}",
-                    f"--pid-file={root / 'pid'}",
-                    "--skip-log-bin",
-                    "--innodb-flush-log-at-trx-commit=0",
-                    "--innodb-buffer-pool-size=128M",
-                    "--max-connections=300",
-                    "--max-allowed-packet=256M",
-                    "--character-set-server=utf8mb4",
-                    "--collation-server=utf8mb4_bin",
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        server = LocalServer(
+            [
+                str(server_bin),
+                "--no-defaults",
+                *user,
+                f"--datadir={data}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={root / 's'}",
+                f"--pid-file={root / 'pid'}",
+                "--skip-log-bin",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-buffer-pool-size=128M",
+                "--max-connections=300",
+                "--max-allowed-packet=256M",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_bin",
+            ],
+            log,
+            f"mysql+pymysql://root@127.0.0.1:{port}/mysql",
+            lambda: _accepts(port),
+            stop_timeout=5,
+        )
+        server.start()
         try:
-            wait_until(lambda: _accepts(port), process, log)
-            yield f"mysql+pymysql://root@127.0.0.1:{port}/mysql"
+            yield server
         finally:
-            stop(process, timeout=2)  # throwaway: no need to wait for a clean shutdown
+            server.stop()
+
+
+@contextlib.contextmanager
+def local_mariadb() -> Iterator[LocalServer]:
+    """A throwaway server this process owns and can restart."""
+    if (binaries := _binaries()) is None:
+        raise RuntimeError(
+            "no local MariaDB binaries (apt-get install mariadb-server-core)"
+        )
+    with _local_server(*binaries) as server:
+        yield server
 
 
 @contextlib.contextmanager
@@ -114,8 +126,8 @@ def mariadb_server() -> Iterator[str]:
             )
         return
     if (binaries := _binaries()) is not None:
-        with _local_server(*binaries) as url:
-            yield url
+        with _local_server(*binaries) as server:
+            yield server.url
         return
     raise RuntimeError(
         "No MariaDB server: set TEST_MARIADB_URL, start a Docker daemon "

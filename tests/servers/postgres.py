@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from servers._local import (
-    as_user,
+    LocalServer,
     docker_answers,
     free_port,
+    run_as,
     scratch_dir,
-    stop,
-    wait_until,
 )
 
 ENV_VAR = "TEST_POSTGRES_URL"
@@ -76,65 +75,50 @@ def _accepts(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def _local_cluster(bindir: Path) -> Iterator[str]:
+def _local_cluster(bindir: Path) -> Iterator[LocalServer]:
     owner = "postgres" if os.geteuid() == 0 else None
     with scratch_dir("pg", owner) as root:
         data, sock, log = root / "data", root / "s", root / "log"
         for path in (data, sock):
-            subprocess.run(as_user(owner, ["mkdir", "-p", str(path)]), check=True)
-        subprocess.run(
-            as_user(
-                owner,
-                [
-                    str(bindir / "initdb"),
-                    "--no-sync",
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "-E",
-                    "UTF8",
-                    "-D",
-                    str(data),
-                ],
-            ),
-            check=True,
-            capture_output=True,
+            run_as(owner, ["mkdir", "-p", str(path)])
+        run_as(
+            owner,
+            [
+                str(bindir / "initdb"),
+                *("--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8"),
+                *("-D", str(data)),
+            ],
         )
         port = free_port()
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                as_user(
-                    owner,
-                    [
-                        str(bindir / "postgres"),
-                        "-D",
-                        str(data),
-                        "-p",
-                        str(port),
-                        "-k",
-                        str(sock),
-                        "-c",
-                        "listen_addresses=127.0.0.1",
-                        "-c",
-                        "fsync=off",
-                        "-c",
-                        "synchronous_commit=off",
-                        "-c",
-                        "full_page_writes=off",
-                        "-c",
-                        "max_connections=200",
-                    ],
-                ),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        server = LocalServer(
+            [
+                str(bindir / "postgres"),
+                *("-D", str(data), "-p", str(port), "-k", str(sock)),
+                *("-c", "listen_addresses=127.0.0.1"),
+                *("-c", "fsync=off", "-c", "synchronous_commit=off"),
+                *("-c", "full_page_writes=off", "-c", "max_connections=200"),
+            ],
+            log,
+            url,
+            lambda: _accepts(url),
+            stop_signal=signal.SIGINT,  # "fast" shutdown
+            owner=owner,
+        )
+        server.start()
         try:
-            wait_until(lambda: _accepts(url), process, log)
-            yield url
+            yield server
         finally:
-            stop(process, sig=signal.SIGINT)  # "fast" shutdown
+            server.stop()
+
+
+@contextlib.contextmanager
+def local_postgres() -> Iterator[LocalServer]:
+    """A throwaway cluster this process owns and can restart."""
+    if (bindir := _bindir()) is None:
+        raise RuntimeError("no local PostgreSQL binaries (apt-get install postgresql)")
+    with _local_cluster(bindir) as server:
+        yield server
 
 
 @contextlib.contextmanager
@@ -150,8 +134,8 @@ def postgres_server() -> Iterator[str]:
             yield container.get_connection_url()
         return
     if (bindir := _bindir()) is not None:
-        with _local_cluster(bindir) as url:
-            yield url
+        with _local_cluster(bindir) as server:
+            yield server.url
         return
     raise RuntimeError(
         "No PostgreSQL server: set TEST_POSTGRES_URL, start a Docker daemon "

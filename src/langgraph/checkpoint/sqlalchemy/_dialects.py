@@ -71,6 +71,13 @@ _DEFAULT_ASYNC_DRIVERS = {
     "mariadb": "asyncmy",
 }
 _URL_ALIASES = {"postgres": "postgresql"}
+# Sync drivers and the async driver the async saver uses for the same URL.
+_ASYNC_TWINS = {
+    "pysqlite": "aiosqlite",
+    "pymysql": "asyncmy",
+    "mysqldb": "asyncmy",
+    "psycopg2": "psycopg",
+}
 # Async drivers and the sync driver that reads the same URL, for tools (such
 # as the alembic command line) that need a sync engine.
 _SYNC_TWINS = {
@@ -91,15 +98,17 @@ def normalize_url(url: str | URL, *, is_async: bool) -> URL:
 
     ``postgresql``/``postgres`` → psycopg 3 (sync and async), ``sqlite`` →
     pysqlite (sync) or aiosqlite (async), ``mysql``/``mariadb`` → PyMySQL (sync)
-    or asyncmy (async). A URL that names a driver is left alone.
+    or asyncmy (async). A URL that names a driver keeps it, except that the
+    async saver swaps a sync-only driver for its async twin (``+pymysql`` →
+    ``+asyncmy``, ``+pysqlite`` → ``+aiosqlite``), so one URL serves both.
     """
     parsed = make_url(url) if isinstance(url, str) else url
     backend = _URL_ALIASES.get(parsed.get_backend_name(), parsed.get_backend_name())
     if "+" in parsed.drivername:
-        if backend != parsed.get_backend_name():
-            driver = parsed.get_driver_name()
-            return parsed.set(drivername=f"{backend}+{driver}")
-        return parsed
+        driver = parsed.get_driver_name()
+        if is_async:
+            driver = _ASYNC_TWINS.get(driver, driver)
+        return parsed.set(drivername=f"{backend}+{driver}")
     defaults = _DEFAULT_ASYNC_DRIVERS if is_async else _DEFAULT_SYNC_DRIVERS
     default = defaults.get(backend)
     return parsed.set(drivername=f"{backend}+{default}" if default else backend)

@@ -1,0 +1,349 @@
+"""Faults injected for real: server restarts, clients killed inside a
+transaction, many writers at once, an exhausted pool, statement timeouts."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.conformance.test_utils import generate_config
+from langgraph.types import Command
+
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from test_graphs import _counter, _interrupting_graph
+
+from conftest import Backend
+from servers._local import LocalServer
+
+SERVERS = ["sqlite", "postgres", "mariadb"]  # databases more than one process can reach
+
+
+def _superstep(
+    saver: SQLAlchemySaver, thread_id: str, step: int, versions: dict[str, str]
+) -> None:
+    """What a graph does each step: read the latest, write a checkpoint, then
+    the tasks' writes against it."""
+    latest = saver.get_tuple(generate_config(thread_id))
+    config = latest.config if latest else generate_config(thread_id)
+    checkpoint = empty_checkpoint()
+    for channel in ("messages", "count"):
+        versions[channel] = saver.get_next_version(versions.get(channel))
+    checkpoint["channel_values"] = {
+        "messages": [{"n": i} for i in range(step + 1)],
+        "count": step,
+    }
+    checkpoint["channel_versions"] = dict(versions)
+    stored = saver.put(
+        config, checkpoint, {"source": "loop", "step": step}, dict(versions)
+    )
+    saver.put_writes(
+        stored, [("messages", {"n": step}), ("count", step)], task_id=f"task-{step}"
+    )
+
+
+# -- many writers ------------------------------------------------------------------
+
+STEPS = 6
+THREADS_PER_PROCESS = 8
+PROCESSES = 8
+
+
+def _writer_process(url: str, process_index: int, force_portable: bool) -> None:
+    saver = SQLAlchemySaver.from_url(url)
+    if force_portable:
+        saver = SQLAlchemySaver(saver.bind, force_portable=True)
+
+    def one_thread(thread_index: int) -> None:
+        versions: dict[str, str] = {}
+        for step in range(STEPS):
+            _superstep(saver, f"p{process_index}-t{thread_index}", step, versions)
+            # Thread 0 of every process also writes to one shared thread.
+            if thread_index == 0:
+                _superstep(saver, "shared", step, {})
+
+    try:
+        with ThreadPoolExecutor(THREADS_PER_PROCESS) as pool:
+            list(pool.map(one_thread, range(THREADS_PER_PROCESS)))
+    finally:
+        saver.bind.dispose()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("backend", SERVERS, indirect=True)
+def test_eight_processes_of_eight_threads(backend: Backend) -> None:
+    backend.saver().close()  # tables first
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=_writer_process, args=(backend.sync_url, i, backend.force_portable)
+        )
+        for i in range(PROCESSES)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(240)
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    with SQLAlchemySaver.from_url(backend.sync_url) as saver:
+        for i in range(PROCESSES):
+            for t in range(THREADS_PER_PROCESS):
+                listed = list(saver.list(generate_config(f"p{i}-t{t}")))
+                assert len(listed) == STEPS, (i, t)
+                assert all(len(c.pending_writes or []) == 2 for c in listed)
+                assert listed[0].checkpoint["channel_values"]["count"] == STEPS - 1
+        shared = list(saver.list(generate_config("shared")))
+        assert (
+            len(shared) == PROCESSES * STEPS
+        )  # two writers on one thread lose nothing
+        assert all(len(c.pending_writes or []) == 2 for c in shared)
+
+
+def test_many_threads_on_one_memory_database() -> None:
+    with SQLAlchemySaver.from_url("sqlite:///:memory:") as saver:
+        saver.setup()
+
+        def one_thread(index: int) -> None:
+            versions: dict[str, str] = {}
+            for step in range(STEPS):
+                _superstep(saver, f"t{index}", step, versions)
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one_thread, range(64)))
+        for index in range(64):
+            assert len(list(saver.list(generate_config(f"t{index}")))) == STEPS
+
+
+# -- a client killed inside a transaction ------------------------------------------
+
+KILLED_CLIENT = textwrap.dedent(
+    """
+    import sys, time
+    import sqlalchemy as sa
+    from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+
+    url, operation = sys.argv[1], sys.argv[2]
+    saver = SQLAlchemySaver.from_url(url)
+
+    @sa.event.listens_for(saver.bind, "after_cursor_execute")
+    def pause_inside(conn, cursor, statement, params, context, executemany):
+        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        if not autocommit and statement.lstrip().upper().startswith(("INSERT", "DELETE")):
+            print("INSIDE", flush=True)
+            time.sleep(120)
+
+    if operation == "delete":
+        saver.delete_thread("victim")
+    else:
+        from langgraph.checkpoint.base import empty_checkpoint
+        latest = saver.get_tuple({"configurable": {"thread_id": "victim"}})
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": ["never", "committed"]}
+        checkpoint["channel_versions"] = {"messages": "99"}
+        saver.put(latest.config, checkpoint, {"step": 99}, {"messages": "99"})
+    print("FINISHED", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("backend", SERVERS, indirect=True)
+@pytest.mark.parametrize("operation", ["delete", "put"])
+def test_client_killed_inside_a_transaction(backend: Backend, operation: str) -> None:
+    with backend.saver() as saver:
+        versions: dict[str, str] = {}
+        for step in range(3):
+            _superstep(saver, "victim", step, versions)
+        before = [
+            (t.config, t.checkpoint, t.pending_writes)
+            for t in saver.list(generate_config("victim"))
+        ]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CLIENT, backend.sync_url, operation],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    if line == "FINISHED":
+        # PostgreSQL writes a put in one statement: there is no inside to be
+        # killed in, and the put is whole.
+        assert operation == "put" and backend.name == "postgres"
+        child.wait(30)
+        return
+    assert line == "INSIDE"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(30)
+    with SQLAlchemySaver.from_url(backend.sync_url) as saver:
+        after = [
+            (t.config, t.checkpoint, t.pending_writes)
+            for t in saver.list(generate_config("victim"))
+        ]
+        assert after == before  # nothing half-done is visible
+        # The thread carries on from its last complete checkpoint.
+        _superstep(saver, "victim", 3, versions)
+        latest = saver.get_tuple(generate_config("victim"))
+        assert latest is not None
+        assert latest.checkpoint["channel_values"]["count"] == 3
+        assert latest.parent_config == before[0][0]
+
+
+# -- a database server restarted under a running app ---------------------------------
+
+
+@pytest.fixture(params=["postgres", "mariadb"])
+def restartable(request: pytest.FixtureRequest) -> Iterator[tuple[LocalServer, str]]:
+    if request.param == "postgres":
+        from servers.postgres import fresh_database, local_postgres
+
+        with local_postgres() as server:
+            yield server, fresh_database(server.url, "restart")
+    else:
+        from servers.mariadb import fresh_database, local_mariadb
+
+        with local_mariadb() as server:
+            yield server, fresh_database(server.url, "restart")
+
+
+def test_restart_while_a_graph_runs(restartable: tuple[LocalServer, str]) -> None:
+    server, url = restartable
+    config = {"configurable": {"thread_id": "survivor"}}
+    with SQLAlchemySaver.from_url(url) as saver:
+        saver.setup()
+        graph = _interrupting_graph(saver)
+        graph.invoke({"steps": []}, config)
+        history = len(list(saver.list(config)))
+
+        server.restart()  # every pooled connection is now dead
+
+        # Idempotent calls run again on a fresh connection: the app sees nothing.
+        assert graph.get_state(config).next == ("ask",)
+        final = graph.invoke(Command(resume="after restart"), config)
+        assert final == {"steps": ["start", "answer:after restart", "finish"]}
+        assert len(list(saver.list(config))) == history + 2  # none lost, none twice
+
+        server.restart()
+        # A call that is not safe to repeat (copy_thread) is not retried: it
+        # surfaces the error, and the next call works.
+        with pytest.raises(sa.exc.DBAPIError):
+            saver.copy_thread("survivor", "copy")
+        saver.copy_thread("survivor", "copy")
+        assert (
+            len(list(saver.list({"configurable": {"thread_id": "copy"}})))
+            == history + 2
+        )
+
+
+async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:
+    server, url = restartable
+    config = {"configurable": {"thread_id": "survivor-async"}}
+    async with AsyncSQLAlchemySaver.from_url(url) as saver:
+        await saver.setup()
+        graph = _counter(saver)
+        await graph.ainvoke({"count": 0, "log": []}, config)
+        server.restart()
+        state = await graph.aget_state(config)
+        assert state.values["count"] == 3
+        await graph.ainvoke({"count": 0, "log": []}, config)
+        assert (await graph.aget_state(config)).values["log"][-1] == "bump3"
+
+
+# -- pool exhaustion and statement timeouts ------------------------------------------
+
+
+@pytest.mark.parametrize("backend", SERVERS, indirect=True)
+def test_pool_exhaustion_is_a_clear_error_and_passes(backend: Backend) -> None:
+    engine = sa.create_engine(
+        backend.sync_url, pool_size=1, max_overflow=0, pool_timeout=0.3
+    )
+    try:
+        saver = SQLAlchemySaver(engine)
+        saver.setup()
+        held = engine.connect()
+        with pytest.raises(sa.exc.TimeoutError, match="QueuePool limit"):
+            saver.get_tuple(generate_config("t"))
+        held.close()
+        _superstep(saver, "t", 0, {})
+        assert saver.get_tuple(generate_config("t")) is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mariadb"], indirect=True)
+def test_statement_timeout_is_a_clear_error_and_passes(backend: Backend) -> None:
+    if backend.name == "postgres":
+        connect_args: dict[str, Any] = {"options": "-c statement_timeout=300"}
+        lock_sql, timeout_words = (
+            "LOCK TABLE checkpoints IN ACCESS EXCLUSIVE MODE",
+            "statement timeout",
+        )
+    else:
+        connect_args = {
+            "init_command": "SET SESSION max_statement_time=0.3, lock_wait_timeout=1"
+        }
+        lock_sql, timeout_words = (
+            "LOCK TABLES checkpoints WRITE",
+            "timeout|interrupted|Lock wait",
+        )
+    with SQLAlchemySaver.from_url(backend.sync_url) as setup:
+        setup.setup()
+        _superstep(setup, "t", 0, {})
+    saver = SQLAlchemySaver.from_url(
+        backend.sync_url, engine_kwargs={"connect_args": connect_args}
+    )
+    blocker = sa.create_engine(backend.sync_url)
+    try:
+        conn = blocker.connect()
+        trans = conn.begin()
+        conn.exec_driver_sql(lock_sql)
+        with pytest.raises(sa.exc.OperationalError, match=timeout_words):
+            saver.get_tuple(generate_config("t"))
+        trans.rollback()
+        conn.exec_driver_sql("UNLOCK TABLES") if backend.name == "mariadb" else None
+        conn.close()
+        assert saver.get_tuple(generate_config("t")) is not None
+    finally:
+        saver.close()
+        blocker.dispose()
+
+
+def test_unique_thread_ids_do_not_collide_across_savers(backend: Backend) -> None:
+    """Two savers on one database in two threads interleave safely."""
+    first = backend.saver()
+    second = first if backend.name == "sqlite-memory" else backend.saver()
+    try:
+        errors: list[BaseException] = []
+
+        def work(saver: SQLAlchemySaver, prefix: str) -> None:
+            try:
+                versions: dict[str, str] = {}
+                for step in range(5):
+                    _superstep(
+                        saver, f"{prefix}-{uuid.uuid4().hex[:6]}", step, versions
+                    )
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=work, args=(s, n))
+            for s, n in ((first, "a"), (second, "b"))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+    finally:
+        first.close()
+        if second is not first:
+            second.close()
