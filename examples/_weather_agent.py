@@ -1,9 +1,14 @@
 """The agent both quick starts run: LangGraph's ReAct weather agent.
 
-A `get_weather` tool, a chat model that decides to call it, and a two-node
-graph (model → tools → model). Without ``OPENAI_API_KEY`` (or without
-``langchain-openai`` installed) the model is a scripted stand-in, so the quick
-start needs no account and no network.
+A ``get_weather`` tool, a chat model that decides when to call it, and the
+two-node ReAct graph (agent → tools → agent, until the agent answers in text).
+``langgraph.prebuilt.create_react_agent`` is deprecated in LangGraph 1.x and its
+successor lives in the ``langchain`` package, so the graph is built here from
+``StateGraph``, ``ToolNode`` and ``tools_condition``.
+
+With ``OPENAI_API_KEY`` set and ``langchain-openai`` installed, the model is
+``gpt-4o-mini``; otherwise it is a scripted stand-in, so the quick start needs
+no account and no network.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
 DEFAULT_QUESTION = "what is the weather in sf?"
+DEFAULT_SYNC_URL = "sqlite:///quickstart.db"
+DEFAULT_ASYNC_URL = "sqlite+aiosqlite:///quickstart.db"
 
 
 @tool
@@ -35,20 +42,24 @@ def get_weather(city: str) -> str:
         return "It's always sunny in sf"
     if name in ("nyc", "new york"):
         return "It might be cloudy in nyc"
-    return f"I don't know the weather in {city}"
+    return f"Sorry, I don't know the weather in {city}."
 
 
 class ScriptedWeatherModel(BaseChatModel):
-    """A stand-in chat model: it asks for the weather of the city in the latest
-    question, then answers with what the tool said and how many questions the
-    conversation holds — so a second run shows that it remembers the first."""
+    """A stand-in chat model with a fixed script.
+
+    Given a question, it calls ``get_weather`` for the city the latest human
+    message names. Given the tool's result, it answers with that result and
+    the number of human messages in the conversation, so a second run on the
+    same thread shows that the first one was remembered.
+    """
 
     @property
     def _llm_type(self) -> str:
         return "scripted-weather"
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedWeatherModel:
-        return self
+        return self  # the script knows its one tool
 
     def _generate(
         self,
@@ -57,19 +68,21 @@ class ScriptedWeatherModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        questions = [m for m in messages if isinstance(m, HumanMessage)]
         last = messages[-1]
         if isinstance(last, ToolMessage):
-            asked = sum(isinstance(m, HumanMessage) for m in messages)
             reply = AIMessage(
-                content=f"{last.content}. (That's question {asked} in this conversation.)"
+                content=f"{last.content}. "
+                f"(That's question {len(questions)} in this conversation.)"
             )
         else:
+            latest = str(questions[-1].content) if questions else ""
             reply = AIMessage(
                 content="",
                 tool_calls=[
                     {
                         "name": "get_weather",
-                        "args": {"city": _city(str(last.content))},
+                        "args": {"city": _city(latest)},
                         "id": f"call_{len(messages)}",
                     }
                 ],
@@ -78,6 +91,7 @@ class ScriptedWeatherModel(BaseChatModel):
 
 
 def _city(question: str) -> str:
+    """The city a question names: a known one, else its last word."""
     text = question.lower()
     for city in ("san francisco", "new york", "sf", "nyc"):
         if re.search(rf"\b{city}\b", text):
@@ -99,7 +113,7 @@ def chat_model() -> BaseChatModel:
 
 
 def build_agent(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph[Any]:
-    """The ReAct loop: the model calls tools until it can answer."""
+    """The ReAct loop on ``checkpointer``: the model calls tools until it answers."""
     model = chat_model().bind_tools([get_weather])
 
     def agent(state: MessagesState) -> dict[str, list[BaseMessage]]:
@@ -112,13 +126,11 @@ def build_agent(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph[An
     builder.add_node("agent", RunnableLambda(agent, afunc=aagent))
     builder.add_node("tools", ToolNode([get_weather]))
     builder.add_edge(START, "agent")
-    builder.add_conditional_edges("agent", tools_condition)
+    builder.add_conditional_edges("agent", tools_condition)  # tools, or the end
     builder.add_edge("tools", "agent")
     return builder.compile(checkpointer=checkpointer)
 
 
-def default_url(async_: bool) -> str:
-    """``--url``, else ``CHECKPOINT_URL``, else a SQLite file in this folder."""
-    return os.environ.get("CHECKPOINT_URL") or (
-        "sqlite+aiosqlite:///quickstart.db" if async_ else "sqlite:///quickstart.db"
-    )
+def resolve_url(url: str | None, default: str) -> str:
+    """``--url``, else the ``CHECKPOINT_URL`` environment variable, else ``default``."""
+    return url or os.environ.get("CHECKPOINT_URL") or default

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The quick start, from a fresh clone: makes .venv, installs the project, and
-# runs the ReAct weather agent twice — two processes, one conversation thread —
-# on a SQLite file (or the database of --url URL). Arguments go to the example.
+# The quick start from a fresh clone: makes .venv, installs the project with its
+# examples extra, and runs the ReAct weather agent twice — two processes, one
+# conversation thread — on ./quickstart.db (or the database of --url URL).
+# Every argument goes to both runs: bash scripts/quickstart.sh --thread t2
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
@@ -14,4 +15,4 @@ fi
 echo "== run 1: a fresh process =="
 .venv/bin/python examples/quickstart.py "$@"
 echo "== run 2: a new process, same thread =="
-.venv/bin/python examples/quickstart.py --question "and what about nyc?" "$@"
+.venv/bin/python examples/quickstart.py "$@"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -237,18 +238,47 @@ class SQLAlchemySaver(SaverCore):
         self._run(self._copy_thread_job(source_thread_id, target_thread_id))
 
     def prune(
-        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep: int | None = None,
     ) -> None:
         """Prune threads.
 
         ``"keep_latest"`` keeps each namespace's latest checkpoint with its
         writes and blobs, and, for ``DeltaChannel`` threads, the ancestors its
-        delta channels are rebuilt from; it deletes everything older. Each
-        thread is pruned in its own transaction, and a run writing meanwhile
-        loses nothing. ``"delete"`` deletes the threads whole.
+        delta channels are rebuilt from; it deletes everything older.
+        ``"keep_last"`` does the same keeping the ``keep`` latest checkpoints.
+        Each thread is pruned in its own transaction, and a run writing
+        meanwhile loses nothing. ``"delete"`` deletes the threads whole.
         """
-        for job in self._prune_jobs(thread_ids, strategy):
+        for job in self._prune_jobs(thread_ids, strategy, keep):
             self._run(job)
+
+    def prune_stale(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        strategy: str = "delete",
+        keep: int | None = None,
+        batch_size: int = 100,
+    ) -> int:
+        """Prune every thread whose latest checkpoint is older than
+        ``older_than`` (a moment, or an age such as ``timedelta(days=30)``),
+        with :meth:`prune`'s ``strategy``. Threads go by in batches, each thread
+        in its own transaction: an interrupted sweep keeps what it did, and
+        running it again finishes the rest. Returns how many threads it pruned.
+
+        Ages come from the checkpoint IDs, which LangGraph makes time-ordered
+        (UUIDv6), so the sweep needs no timestamp column and no JSON parsing.
+        """
+        sweep = self._sweep(older_than, batch_size)
+        self._prune_jobs([], strategy, keep)  # check the arguments up front
+        while (job := sweep.next_job()) is not None:
+            for prune in self._prune_jobs(sweep.take(self._run(job)), strategy, keep):
+                self._run(prune)
+        return sweep.threads
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]

@@ -12,8 +12,10 @@ when both exist, the blob wins.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -210,6 +212,22 @@ class Codec:
             parent_config=parent,
             pending_writes=self.pending_writes(stored.writes),
         )
+
+
+def checkpoint_id_at(moment: datetime) -> str:
+    """The smallest checkpoint ID LangGraph could have made at ``moment``.
+
+    LangGraph's checkpoint IDs are UUIDv6: the timestamp (100 ns ticks since
+    1582-10-15) fills the leading bits, so their text sorts by time and
+    ``checkpoint_id < checkpoint_id_at(t)`` means "made before t", a
+    comparison every index on the key can serve.
+    """
+    ticks = int((moment - _UUID_EPOCH).total_seconds() * 10_000_000)
+    value = ((ticks >> 12) & 0xFFFF_FFFF_FFFF) << 80 | (ticks & 0x0FFF) << 64
+    return str(uuid.UUID(int=value | (6 << 76)))
+
+
+_UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
 
 
 def config_for(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, TypeVar
 
@@ -27,7 +28,12 @@ from langgraph.checkpoint.base import Checkpoint as CheckpointDict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy import _plans
-from langgraph.checkpoint.sqlalchemy._codec import Codec, StoredWrite, config_for
+from langgraph.checkpoint.sqlalchemy._codec import (
+    Codec,
+    StoredWrite,
+    checkpoint_id_at,
+    config_for,
+)
 from langgraph.checkpoint.sqlalchemy._dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy._run import Job, Plan
 from langgraph.checkpoint.sqlalchemy._validate import (
@@ -48,7 +54,7 @@ __all__ = ["PRUNE_STRATEGIES", "SETUP_ATTEMPTS", "Pager", "SaverCore", "iter_pag
 T = TypeVar("T")
 U = TypeVar("U")
 
-PRUNE_STRATEGIES = ("keep_latest", "delete")
+PRUNE_STRATEGIES = ("keep_latest", "keep_last", "delete")
 LIST_PAGE_SIZE = 100
 # How often setup() tries when another process creates the tables at the same
 # moment on a database with no lock for it (SQLite).
@@ -311,20 +317,32 @@ class SaverCore(BaseCheckpointSaver[str]):
             lambda: then(_plans.copy_thread(source, target), refuse_taken), retry=False
         )
 
-    def _prune_jobs(self, thread_ids: Sequence[str], strategy: str) -> list[Job[None]]:
-        """One plan per transaction: all threads at once for ``"delete"``, one
-        thread at a time for ``"keep_latest"`` (a failure leaves the threads
-        before it pruned, and retrying is safe)."""
+    def _prune_jobs(
+        self, thread_ids: Sequence[str], strategy: str, keep: int | None
+    ) -> list[Job[None]]:
+        """One job per transaction: all threads at once for ``"delete"``, one
+        thread at a time otherwise (a failure leaves the threads before it
+        pruned, and retrying is safe)."""
         if strategy not in PRUNE_STRATEGIES:
             raise ValueError(
                 f"unknown prune strategy {strategy!r}; use one of {PRUNE_STRATEGIES}"
             )
+        count = _keep_count(strategy, keep)
         ids = parse_thread_ids(thread_ids)
         if not ids:
             return []
         if strategy == "delete":
             return [Job(lambda: _plans.delete_thread(ids))]
-        return [Job(partial(_plans.prune_keep_latest, tid)) for tid in ids]
+        return [Job(partial(_plans.prune_keep_last, tid, count)) for tid in ids]
+
+    def _sweep(self, older_than: datetime | timedelta, batch_size: int) -> Sweep:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int)
+            or batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        return Sweep(checkpoint_id_at(_moment(older_than)), batch_size)
 
     def _delta_history_job(
         self, config: RunnableConfig, channels: Sequence[str]
@@ -377,6 +395,55 @@ class SaverCore(BaseCheckpointSaver[str]):
         else:
             counter = int(str(current).split(".")[0])
         return f"{counter + 1:032}.{random.random():016}"
+
+
+def _keep_count(strategy: str, keep: int | None) -> int:
+    if strategy == "keep_last":
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep_last needs keep= a positive int, not {keep!r}")
+        return keep
+    if keep is not None:
+        raise ValueError(f"keep= goes with strategy='keep_last', not {strategy!r}")
+    return 1
+
+
+def _moment(older_than: datetime | timedelta) -> datetime:
+    if isinstance(older_than, timedelta):
+        return datetime.now(timezone.utc) - older_than
+    if isinstance(older_than, datetime):
+        # A naive datetime is taken as UTC, as LangGraph's timestamps are.
+        if older_than.tzinfo is None:
+            return older_than.replace(tzinfo=timezone.utc)
+        return older_than
+    raise TypeError(
+        f"older_than must be a datetime or a timedelta, not {type(older_than).__name__}"
+    )
+
+
+class Sweep:
+    """Finds stale threads a batch at a time, in thread ID order: each batch
+    and each thread's pruning is its own transaction, so a sweep that stops
+    halfway has done what it did, and running it again finishes the job."""
+
+    def __init__(self, cutoff_id: str, batch_size: int) -> None:
+        self.cutoff_id = cutoff_id
+        self.batch_size = batch_size
+        self.after: str | None = None
+        self.done = False
+        self.threads = 0
+
+    def next_job(self) -> Job[list[str]] | None:
+        if self.done:
+            return None
+        cutoff, after, size = self.cutoff_id, self.after, self.batch_size
+        return Job(lambda: _plans.stale_threads(cutoff, after, size), autocommit=True)
+
+    def take(self, thread_ids: list[str]) -> list[str]:
+        self.done = len(thread_ids) < self.batch_size
+        if thread_ids:
+            self.after = thread_ids[-1]
+        self.threads += len(thread_ids)
+        return thread_ids
 
 
 def iter_pages(

@@ -667,35 +667,37 @@ def _delta_channels(metadata: Mapping[str, Any] | None) -> list[str]:
     return sorted(counters) if isinstance(counters, Mapping) else []
 
 
-def prune_keep_latest(thread_id: str) -> Plan[None]:
-    """Keep each namespace's latest checkpoint, and what it needs; delete the rest.
+def prune_keep_last(thread_id: str, keep: int) -> Plan[None]:
+    """Keep each namespace's ``keep`` latest checkpoints, and what they need;
+    delete the rest.
 
-    "What it needs": its pending writes, the blobs it references, and, for every
-    ``DeltaChannel`` it has, the ancestors back to the one holding the channel's
-    last snapshot, with their writes, since that is what its value is rebuilt
-    from. Only checkpoints *older* than the kept head are deleted, and only
-    blobs that a deleted checkpoint referenced and no kept one does, so a run
-    writing to the thread meanwhile loses nothing. The oldest kept checkpoint
-    loses its parent link when its parent goes.
+    "What they need": their pending writes, the blobs they reference, and, for
+    every ``DeltaChannel`` they have, the ancestors back to the one holding the
+    channel's last snapshot, with their writes, since that is what its value is
+    rebuilt from. Only checkpoints *older* than the newest kept one are
+    deleted, and only blobs that a deleted checkpoint referenced and no kept one
+    does, so a run writing to the thread meanwhile loses nothing. A kept
+    checkpoint loses its parent link when its parent goes.
     """
-    heads = yield Execute(
-        select(C.checkpoint_ns, func.max(C.checkpoint_id).label("head"))
-        .where(C.thread_id == thread_id)
-        .group_by(C.checkpoint_ns)
+    namespaces = yield Execute(
+        select(C.checkpoint_ns).where(C.thread_id == thread_id).distinct()
     )
-    for ns, head in list(heads):
-        head_row = (
-            yield Execute(
-                SELECT_BY_ID,
-                {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": head},
-            )
-        ).first()
-        if head_row is None:
+    for ns in [row.checkpoint_ns for row in namespaces]:
+        latest = yield Execute(
+            select(C.checkpoint_id, C.metadata)
+            .where(C.thread_id == thread_id, C.checkpoint_ns == ns)
+            .order_by(C.checkpoint_id.desc())
+            .limit(keep)
+        )
+        newest = [(row.checkpoint_id, row.metadata) for row in latest]
+        if not newest:
             continue
-        kept = {head}
-        if delta := _delta_channels(head_row.metadata):
-            walk = yield from walk_chain(thread_id, ns, head, delta)
-            kept |= walk.all_chain_ids()
+        head = newest[0][0]
+        kept = {checkpoint_id for checkpoint_id, _ in newest}
+        for checkpoint_id, meta in newest:
+            if delta := _delta_channels(meta):
+                walk = yield from walk_chain(thread_id, ns, checkpoint_id, delta)
+                kept |= walk.all_chain_ids()
         doomed_rows = yield Execute(
             select(C.checkpoint_id, C.checkpoint).where(
                 C.thread_id == thread_id,
@@ -731,6 +733,23 @@ def prune_keep_latest(thread_id: str) -> Plan[None]:
                 .values(parent_checkpoint_id=None)
             )
         yield from _delete_unreferenced_blobs(thread_id, ns, doomed.values())
+
+
+def stale_threads(cutoff_id: str, after: str | None, limit: int) -> Plan[list[str]]:
+    """Up to ``limit`` threads, in ID order after ``after``, whose latest
+    checkpoint (in any namespace) has an ID below ``cutoff_id``: with LangGraph's
+    time-ordered (uuid6) IDs, whose latest checkpoint is older than the
+    cutoff's moment."""
+    stmt = select(C.thread_id).group_by(C.thread_id)
+    if after is not None:
+        stmt = stmt.where(C.thread_id > after)
+    stmt = (
+        stmt.having(func.max(C.checkpoint_id) < cutoff_id)
+        .order_by(C.thread_id)
+        .limit(limit)
+    )
+    result = yield Execute(stmt)
+    return [row.thread_id for row in result]
 
 
 # -- schema ----------------------------------------------------------------
@@ -770,9 +789,10 @@ __all__ = [
     "delta_history",
     "get_tuple",
     "list_page",
-    "prune_keep_latest",
+    "prune_keep_last",
     "put",
     "put_writes",
     "setup",
+    "stale_threads",
     "walk_chain",
 ]

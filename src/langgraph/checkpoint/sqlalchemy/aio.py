@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -222,11 +223,33 @@ class AsyncSQLAlchemySaver(SaverCore):
         await self._arun(self._copy_thread_job(source_thread_id, target_thread_id))
 
     async def aprune(
-        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep: int | None = None,
     ) -> None:
         """See ``SQLAlchemySaver.prune``."""
-        for job in self._prune_jobs(thread_ids, strategy):
+        for job in self._prune_jobs(thread_ids, strategy, keep):
             await self._arun(job)
+
+    async def aprune_stale(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        strategy: str = "delete",
+        keep: int | None = None,
+        batch_size: int = 100,
+    ) -> int:
+        """See ``SQLAlchemySaver.prune_stale``."""
+        sweep = self._sweep(older_than, batch_size)
+        self._prune_jobs([], strategy, keep)  # check the arguments up front
+        while (job := sweep.next_job()) is not None:
+            for prune in self._prune_jobs(
+                sweep.take(await self._arun(job)), strategy, keep
+            ):
+                await self._arun(prune)
+        return sweep.threads
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -287,9 +310,27 @@ class AsyncSQLAlchemySaver(SaverCore):
         self._sync(self.acopy_thread(source_thread_id, target_thread_id))
 
     def prune(
-        self, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep: int | None = None,
     ) -> None:
-        self._sync(self.aprune(thread_ids, strategy=strategy))
+        self._sync(self.aprune(thread_ids, strategy=strategy, keep=keep))
+
+    def prune_stale(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        strategy: str = "delete",
+        keep: int | None = None,
+        batch_size: int = 100,
+    ) -> int:
+        return self._sync(
+            self.aprune_stale(
+                older_than, strategy=strategy, keep=keep, batch_size=batch_size
+            )
+        )
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
