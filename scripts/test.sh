@@ -14,9 +14,13 @@ fi
 # Database servers come from the machine: install PostgreSQL's binaries when
 # they are missing and we may (root with apt-get), so one command is enough.
 # (MariaDB likewise.)
+have_postgres() {
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
+    # pg_config alone proves nothing: Debian's libpq-dev ships one with no server.
+    command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]
+}
 missing=()
-if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v pg_config >/dev/null \
-    && [ -z "${TEST_POSTGRES_URL:-}" ]; then
+if ! have_postgres && [ -z "${TEST_POSTGRES_URL:-}" ]; then
     missing+=(postgresql)
 fi
 if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ] && [ -z "${TEST_MARIADB_URL:-}" ]; then

