@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy._run import Execute, Step
+from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -39,7 +40,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.base import Executable
@@ -53,6 +54,7 @@ __all__ = [
     "normalize_url",
     "sync_url",
     "tune_engine",
+    "watch_packet_limit",
 ]
 
 SubPlan = Generator[Step, Any, None]
@@ -160,7 +162,14 @@ def tune_engine(engine: Engine, url: URL) -> None:
     a deferred transaction that reads and then writes cannot wait for another
     writer and fails at once with "database is locked"; an immediate one takes
     the write lock first and waits its turn (the busy timeout).
+
+    MySQL/MariaDB connections learn their ``max_allowed_packet``, to name it
+    when the server drops one over a statement too large (see
+    :func:`watch_packet_limit`).
     """
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        watch_packet_limit(engine)
+        return
     if url.get_backend_name() != "sqlite" or is_memory_sqlite(url):
         return
 
@@ -179,6 +188,101 @@ def tune_engine(engine: Engine, url: URL) -> None:
     def _begin(conn: Connection) -> None:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Where each MySQL/MariaDB connection keeps the max_allowed_packet it got.
+_PACKET_LIMIT_INFO = "langgraph_checkpoint_max_allowed_packet"
+# What the drivers' client-side escaping doubles (PyMySQL, asyncmy, mysqlclient).
+_ESCAPED = ("\\", "\x00", "\n", "\r", "\x1a", "'", '"')
+_ESCAPED_BYTES = tuple(c.encode() for c in _ESCAPED)
+# ER_NET_PACKET_TOO_LARGE: "Got a packet bigger than 'max_allowed_packet'".
+_PACKET_TOO_LARGE = 1153
+
+
+def watch_packet_limit(engine: Engine) -> None:
+    """On MySQL/MariaDB, report a statement over ``max_allowed_packet`` as a
+    :class:`PayloadTooLargeError` naming the setting, not as a lost connection.
+
+    The server answers such a statement by closing the connection, so the
+    driver raises "server has gone away" / "Lost connection", the same error
+    as an outage: unclear to the user, and a lost connection invalidates the
+    whole pool and makes the saver run the call again, sending it twice.
+    The plans refuse blob-heavy writes before sending them (see
+    :attr:`DialectOps.packet_limit`); this catches the rest: long strings kept
+    inline in the checkpoint document, large metadata, and bytes that the
+    drivers' escaping makes up to twice as long on the wire.
+
+    Each connection reads its limit once, when it opens (the session value is
+    fixed then: ``SET GLOBAL`` reaches new connections only). When one is lost
+    in the middle of a statement longer than that, the error says so; only that
+    connection is discarded, not the pool, as the server is fine. Nothing
+    happens on the hot path. Calling this again on the same engine does
+    nothing; connections opened before the first call are not covered.
+    """
+    for name, listener in (
+        ("connect", _read_packet_limit),
+        ("handle_error", _explain_packet_too_large),
+    ):
+        if not event.contains(engine, name, listener):
+            event.listen(engine, name, listener)
+
+
+def _read_packet_limit(dbapi_connection: Any, record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT @@max_allowed_packet")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row and row[0] is not None:
+        record.info[_PACKET_LIMIT_INFO] = int(row[0])
+
+
+def _explain_packet_too_large(context: ExceptionContext) -> Exception | None:
+    refused = _error_code(context.original_exception) == _PACKET_TOO_LARGE
+    if not (refused or context.is_disconnect) or context.connection is None:
+        return None
+    try:
+        limit = context.connection.info.get(_PACKET_LIMIT_INFO)
+        size = _wire_size(context.statement) + _wire_size(context.parameters)
+    except Exception:  # never hide the driver's error behind one of ours
+        return None
+    if not refused and (limit is None or size <= limit):
+        return None  # a genuine outage
+    # The server closes the connection even when it manages to say why.
+    context.is_disconnect = True
+    context.invalidate_pool_on_disconnect = False
+    allowed = "" if limit is None else f" ({limit} bytes)"
+    return PayloadTooLargeError(
+        f"a statement of about {size} bytes is larger than the server's "
+        f"max_allowed_packet{allowed}: MySQL and MariaDB close the "
+        "connection over such a statement. Raise max_allowed_packet on the "
+        "server (for instance SET GLOBAL max_allowed_packet = 268435456; "
+        "it applies to new connections) or store smaller values. The "
+        "transaction was rolled back: nothing of this write was stored."
+    )
+
+
+def _error_code(error: BaseException | None) -> Any:
+    """The server's error number on a MySQL driver's exception, if any."""
+    args = getattr(error, "args", None)
+    return args[0] if args else None
+
+
+def _wire_size(value: Any) -> int:
+    """About how many bytes ``value`` takes in a statement the driver sends
+    (parameters are inlined, escaped, by the MySQL drivers)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        return len(data) + sum(data.count(c) for c in _ESCAPED_BYTES) + 10
+    if isinstance(value, str):
+        encoded = len(value.encode("utf-8", "replace"))
+        return encoded + sum(value.count(c) for c in _ESCAPED) + 2
+    if isinstance(value, Mapping):
+        return sum(_wire_size(v) + 2 for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_wire_size(v) + 2 for v in value)
+    return len(str(value))
 
 
 @dataclass(frozen=True)
@@ -333,7 +437,7 @@ class DialectOps:
                 bindparam(None, dict(filter), type_=postgresql.JSONB)
             )
         if self.name in ("mysql", "mariadb"):
-            return func.json_contains(column, literal(json.dumps(dict(filter)))) == 1
+            return _mysql_contains(column, filter)
         return and_(
             *(self._sqlite_key_matches(column, k, v) for k, v in filter.items())
         )
@@ -376,21 +480,79 @@ class DialectOps:
 
     def setup_lock(self) -> tuple[Executable, Executable | None] | None:
         """Statements that take and release the lock serializing concurrent
-        ``setup()`` calls, if the database has one.
+        ``setup()`` calls, if the database has one. Taking it returns 1 once
+        held (anything else: it could not be had).
 
         PostgreSQL's advisory lock is transaction-scoped: no release needed.
         MySQL's named lock belongs to the session, which a pool keeps alive,
-        so it must be released explicitly. SQLite has no such thing;
-        ``setup()`` retries instead.
+        so it must be released explicitly, and only after the migration's
+        writes are committed (see :attr:`setup_autocommits`). SQLite has no
+        such thing; ``setup()`` retries instead.
         """
         if self.name == "postgresql":
-            return select(func.pg_advisory_xact_lock(_SETUP_LOCK_KEY)), None
+            held = select(literal(1)).select_from(
+                func.pg_advisory_xact_lock(_SETUP_LOCK_KEY)
+            )
+            return held, None
         if self.name in ("mysql", "mariadb"):
             return (
                 text(f"SELECT GET_LOCK('{_SETUP_LOCK_NAME}', 60)"),
                 text(f"SELECT RELEASE_LOCK('{_SETUP_LOCK_NAME}')"),
             )
         return None
+
+    @property
+    def setup_autocommits(self) -> bool:
+        """Whether ``setup()`` runs statement by statement, each committed.
+
+        MySQL commits every DDL statement implicitly anyway; what would be
+        left in a transaction is the version table's row, committed only after
+        the session lock is released, so a second ``setup()`` could take the
+        lock, miss the row and migrate again. In autocommit the row is written
+        while the lock is held. Elsewhere DDL is transactional: one
+        transaction, all or nothing.
+        """
+        return self.name in ("mysql", "mariadb")
+
+
+def _mysql_contains(
+    column: ColumnElement[Any], filter: Mapping[str, Any]
+) -> ColumnElement[bool]:
+    """``JSON_CONTAINS`` brought in line with PostgreSQL's ``@>``.
+
+    MySQL and MariaDB also count a value as contained in an *array* that holds
+    it, at any depth: ``{"tags": ["a", "b"]}`` contains ``{"tags": "a"}`` and
+    ``{"ok": [null]}`` contains ``{"ok": null}``. PostgreSQL, the SQLite path
+    and the in-memory saver all say no. So for each non-array value that the
+    filter reaches through object keys alone, the document must *not* contain
+    that value wrapped in a one-element array at the same place: it does
+    exactly when the document holds an array there (or above it), where
+    ``@>`` would fail too. A scalar or object never contains an array, so a
+    genuine match is never excluded. Each wrapped filter is one more bound
+    ``JSON_CONTAINS``; no JSON path is built from a key.
+
+    What stays MySQL's own: inside a filter's arrays, an element also matches
+    an array element holding it (``{"a": [1]}`` matches ``{"a": [[1], 2]}``).
+    """
+    matches = [func.json_contains(column, literal(json.dumps(dict(filter)))) == 1]
+    matches += [
+        func.json_contains(column, literal(json.dumps(wrapped))) == 0
+        for wrapped in _wrapped_non_arrays(filter)
+    ]
+    return and_(*matches)
+
+
+def _wrapped_non_arrays(filter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``{"a": {"b": 1}}`` → ``[{"a": [{"b": 1}]}, {"a": {"b": [1]}}]``: every
+    non-array value reached through keys, alone on its path, in an array."""
+    wrapped: list[dict[str, Any]] = []
+    for key, value in filter.items():
+        if isinstance(value, (list, tuple)):
+            continue
+        wrapped.append({key: [value]})
+        if isinstance(value, Mapping):
+            wrapped += [{key: inner} for inner in _wrapped_non_arrays(value)]
+    return wrapped
 
 
 # -- statements built once per (dialect, table) ------------------------------
