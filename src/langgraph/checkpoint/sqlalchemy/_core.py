@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
-    WRITES_IDX_MAP,
     BaseCheckpointSaver,
     ChannelVersions,
     CheckpointMetadata,
@@ -275,11 +274,13 @@ class SaverCore(BaseCheckpointSaver[str]):
         rows = self._codec.write_rows(
             thread_id, ns, checkpoint_id, task_id, task_path, writes
         )
-        overwrite = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        regular, special = _plans.split_writes(rows)
         ops = self._ops
         return Job(
-            lambda: _plans.put_writes(ops, rows, overwrite=overwrite),
-            autocommit=ops.one_statement_writes(len(rows)),
+            lambda: _plans.put_writes(ops, regular, special),
+            # Both kinds at once take two statements, hence a transaction.
+            autocommit=ops.one_statement_writes(len(rows))
+            and not (regular and special),
         )
 
     def _delete_thread_job(self, thread_id: str) -> Job[None]:
@@ -380,7 +381,10 @@ class SaverCore(BaseCheckpointSaver[str]):
 
     def _setup_job(self) -> Job[None]:
         ops, schema, version_table = self._ops, self.schema, self.version_table
-        return Job(lambda: _plans.setup(ops, schema, version_table))
+        return Job(
+            lambda: _plans.setup(ops, schema, version_table),
+            autocommit=ops.setup_autocommits,
+        )
 
     # -- versions ----------------------------------------------------------
 

@@ -432,16 +432,33 @@ def put(
     )
 
 
+def split_writes(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """Regular writes (kept first: a replayed task changes nothing) and
+    special ones (errors, interrupts…: the last one of a task wins, as in
+    ``InMemorySaver``), each with one row per key."""
+    regular: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    special: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        key = (row["task_id"], row["idx"])
+        if row["idx"] < 0:
+            special[key] = row
+        else:
+            regular.setdefault(key, row)
+    return list(regular.values()), list(special.values())
+
+
 def put_writes(
-    ops: DialectOps, rows: Sequence[Mapping[str, Any]], *, overwrite: bool
+    ops: DialectOps,
+    regular: Sequence[Mapping[str, Any]],
+    special: Sequence[Mapping[str, Any]],
 ) -> Plan[None]:
-    """Pending writes: special writes (errors, interrupts…) overwrite, others
-    are inserted once, so replaying a task's writes changes nothing."""
-    yield from _fits_in_a_packet(ops, rows)
-    if overwrite:
-        yield from ops.upsert(WRITES, rows, update=("channel", "type", "blob"))
-    else:
-        yield from ops.insert_ignore(WRITES, rows)
+    """A task's pending writes: regular ones inserted once, so replaying a
+    task's writes changes nothing; special ones overwriting."""
+    yield from _fits_in_a_packet(ops, [*regular, *special])
+    yield from ops.insert_ignore(WRITES, regular)
+    yield from ops.upsert(WRITES, special, update=("channel", "type", "blob"))
 
 
 def delete_thread(thread_ids: Sequence[str]) -> Plan[None]:
@@ -767,8 +784,11 @@ def setup(ops: DialectOps, schema: str | None, version_table: str) -> Plan[None]
     lock = ops.setup_lock()
 
     def upgrade(conn: Connection) -> None:
-        if lock is not None:
-            conn.execute(lock[0])
+        if lock is not None and conn.execute(lock[0]).scalar() != 1:
+            raise TimeoutError(
+                "setup() waited 60 s for another process's schema migration "
+                "to finish; call it again once that one is done"
+            )
         try:
             migrate.upgrade(conn, schema=schema, version_table=version_table)
         finally:
