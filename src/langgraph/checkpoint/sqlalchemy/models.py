@@ -76,7 +76,11 @@ class Checkpoint(Base):
     type: Mapped[str | None] = mapped_column(key_string(TYPE_LENGTH))
     checkpoint: Mapped[dict[str, Any]] = mapped_column(document())
     # ``metadata`` is taken by the declarative base; the column keeps its name.
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", document())
+    # The default is the official saver's ('{}'), parenthesized: MySQL takes
+    # a default for a JSON column only as an expression.
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", document(), server_default=text("('{}')")
+    )
 
     __table_args__ = (
         Index(None, "thread_id"),

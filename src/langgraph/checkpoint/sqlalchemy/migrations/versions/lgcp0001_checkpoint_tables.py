@@ -60,7 +60,13 @@ def _tables() -> dict[str, list[sa.schema.SchemaItem]]:
             sa.Column("parent_checkpoint_id", _key(64), nullable=True),
             sa.Column("type", _key(64), nullable=True),
             sa.Column("checkpoint", _document(), nullable=False),
-            sa.Column("metadata", _document(), nullable=False),
+            # As the official saver's; parenthesized, as MySQL wants for JSON.
+            sa.Column(
+                "metadata",
+                _document(),
+                nullable=False,
+                server_default=sa.text("('{}')"),
+            ),
             sa.PrimaryKeyConstraint(
                 "thread_id", "checkpoint_ns", "checkpoint_id", name="checkpoints_pkey"
             ),
