@@ -71,8 +71,9 @@ class ScriptedWeatherModel(BaseChatModel):
         questions = [m for m in messages if isinstance(m, HumanMessage)]
         last = messages[-1]
         if isinstance(last, ToolMessage):
+            said = str(last.content).rstrip(".")
             reply = AIMessage(
-                content=f"{last.content}. "
+                content=f"{said}. "
                 f"(That's question {len(questions)} in this conversation.)"
             )
         else:

@@ -19,16 +19,41 @@ import pytest
 import sqlalchemy as sa
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.conformance.test_utils import generate_config
-from langgraph.types import Command
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
-from test_graphs import _counter, _interrupting_graph
+from test_graphs import Steps, _counter
 
 from conftest import Backend
 from servers._local import LocalServer
 
 SERVERS = ["sqlite", "postgres", "mariadb"]  # databases more than one process can reach
+
+
+def _interrupting_graph(checkpointer: Any) -> Any:
+    """start -> ask (one interrupt) -> finish."""
+
+    def start(state: Steps) -> dict[str, list[str]]:
+        return {"steps": ["start"]}
+
+    def ask(state: Steps) -> dict[str, list[str]]:
+        answer = interrupt({"question": "approve?", "so_far": state["steps"]})
+        return {"steps": [f"answer:{answer}"]}
+
+    def finish(state: Steps) -> dict[str, list[str]]:
+        return {"steps": ["finish"]}
+
+    builder = StateGraph(Steps)
+    builder.add_node("start", start)
+    builder.add_node("ask", ask)
+    builder.add_node("finish", finish)
+    builder.add_edge(START, "start")
+    builder.add_edge("start", "ask")
+    builder.add_edge("ask", "finish")
+    builder.add_edge("finish", END)
+    return builder.compile(checkpointer=checkpointer)
 
 
 def _superstep(
@@ -249,7 +274,7 @@ async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:
     config = {"configurable": {"thread_id": "survivor-async"}}
     async with AsyncSQLAlchemySaver.from_url(url) as saver:
         await saver.setup()
-        graph = _counter(saver)
+        graph = _counter(saver, until=3)
         await graph.ainvoke({"count": 0, "log": []}, config)
         server.restart()
         state = await graph.aget_state(config)
