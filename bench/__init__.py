@@ -1,0 +1,3 @@
+"""Benchmarks of langgraph-checkpoint-sqlalchemy against the official savers.
+
+Run ``python bench/run.py`` (see README.md beside this file)."""

@@ -1,0 +1,29 @@
+"""The scenarios, in the order they run. Each module has ``NAME``, a one-line
+``TITLE`` and ``run(ctx) -> list[Row]``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bench.scenarios import (
+    agent_turn,
+    concurrent,
+    deep_thread,
+    list_filter,
+    round_trips,
+    storage,
+    superstep,
+)
+
+SCENARIOS: dict[str, ModuleType] = {
+    module.NAME: module
+    for module in (
+        superstep,
+        agent_turn,
+        list_filter,
+        deep_thread,
+        concurrent,
+        storage,
+        round_trips,
+    )
+}

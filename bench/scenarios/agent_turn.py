@@ -1,0 +1,79 @@
+"""2. One turn of a ReAct-shaped agent (agent -> tools -> agent, a scripted
+model, a growing message history), wall time per turn, through a compiled
+LangGraph graph with its default durability. InMemorySaver is the floor:
+the time the graph itself takes with a saver that does no I/O."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+
+from bench.adapters import POSTGRES, in_memory, official_pg_conn, ours
+from bench.harness import Arm, SaverSet, alternate, compare
+from bench.report import Row
+from bench.settings import Context
+from bench.workload import agent_graph, config, human_turn
+
+NAME = "agent"
+TITLE = "ReAct agent turn through a compiled graph (PostgreSQL; InMemorySaver floor)"
+
+
+def turn_round(
+    graph: object, threads: int, turns: int
+) -> Callable[[], Mapping[str, float]]:
+    """A round: ``turns`` turns, each on the next of ``threads`` threads."""
+    cycle = itertools.cycle(range(threads))
+    counter = itertools.count()
+
+    def round_() -> Mapping[str, float]:
+        start = time.perf_counter()
+        for _ in range(turns):
+            thread = next(cycle)
+            graph.invoke(  # type: ignore[attr-defined]
+                human_turn(next(counter)), config(f"agent-{thread:03d}")
+            )
+        return {"turn": (time.perf_counter() - start) / turns}
+
+    return round_
+
+
+def run(ctx: Context) -> list[Row]:
+    s = ctx.settings
+    mine, theirs, floor = ours(POSTGRES), official_pg_conn(), in_memory()
+    with SaverSet(ctx.env, "agent", [mine, theirs, floor]) as savers:
+        arms = [
+            Arm(
+                o.variant.key,
+                turn_round(agent_graph(o.saver), s.agent_threads, s.agent_turns),
+            )
+            for o in savers.opened.values()
+        ]
+        samples = alternate(arms, s.rounds, s.warmup, "agent turn")
+    a, b, f = (samples[v.key]["turn"] for v in (mine, theirs, floor))
+    above_floor = compare(
+        [x - y for x, y in zip(a, f, strict=True)],
+        [x - y for x, y in zip(b, f, strict=True)],
+    )
+    return [
+        Row.compared(
+            NAME,
+            f"PG turn: ours vs {theirs.label}",
+            "s",
+            compare(a, b),
+            "agent_turn_pg",
+        ),
+        Row.compared(
+            NAME, "PG turn: ours vs InMemorySaver (floor)", "s", compare(a, f)
+        ),
+        Row.compared(
+            NAME, f"PG turn: {theirs.label} vs InMemorySaver", "s", compare(b, f)
+        ),
+        Row.compared(
+            NAME,
+            "PG turn minus floor: ours vs official",
+            "s",
+            above_floor,
+            note="time each saver adds to a turn beyond InMemorySaver's",
+        ),
+    ]

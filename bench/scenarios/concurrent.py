@@ -1,0 +1,73 @@
+"""5. Many asyncio tasks at once, each on its own thread, doing supersteps:
+ours ``AsyncSQLAlchemySaver`` against the official ``AsyncPostgresSaver`` on
+an ``AsyncConnectionPool``, both with the same number of connections.
+Throughput (supersteps per second) per round; the ratio is ours/official,
+so above 1 means ours does more."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bench.adapters import official_pg_async_pool, ours_async
+from bench.harness import Arm, SaverSet, alternate, compare
+from bench.plans import adrive
+from bench.report import Row
+from bench.settings import Context
+from bench.workload import seed_thread, superstep
+
+NAME = "concurrent"
+TITLE = "32 asyncio tasks doing supersteps at once (async savers, same pool size)"
+
+
+async def _task(saver: Any, thread: str, steps: int) -> None:
+    for _ in range(steps):
+        await adrive(superstep(thread, saver.get_next_version), saver)
+
+
+def concurrent_round(
+    savers: SaverSet, saver: Any, threads: list[str], steps: int
+) -> Callable[[], Mapping[str, float]]:
+    async def once() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(_task(saver, t, steps) for t in threads))
+        return time.perf_counter() - start
+
+    def round_() -> Mapping[str, float]:
+        elapsed = savers.run(once())
+        return {"throughput": len(threads) * steps / elapsed}
+
+    return round_
+
+
+def run(ctx: Context) -> list[Row]:
+    s = ctx.settings
+    mine, theirs = ours_async(s.pool_size), official_pg_async_pool(s.pool_size)
+    threads = [f"task-{i:03d}" for i in range(s.concurrent_tasks)]
+    with SaverSet(ctx.env, "concurrent", [mine, theirs]) as savers:
+        arms = []
+        for o in savers.opened.values():
+            for thread in threads:
+                savers.run(
+                    adrive(seed_thread(thread, o.saver.get_next_version), o.saver)
+                )
+            arms.append(
+                Arm(
+                    o.variant.key,
+                    concurrent_round(savers, o.saver, threads, s.concurrent_steps),
+                )
+            )
+        samples = alternate(arms, s.rounds, s.warmup, "concurrent")
+    return [
+        Row.compared(
+            NAME,
+            f"{s.concurrent_tasks} tasks: ours vs {theirs.label}",
+            "ops/s",
+            compare(samples[mine.key]["throughput"], samples[theirs.key]["throughput"]),
+            "async_throughput",
+            note=f"supersteps per second, {s.concurrent_steps} per task per round; "
+            "above 1x means ours does more",
+        )
+    ]
