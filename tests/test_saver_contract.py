@@ -263,6 +263,66 @@ def test_metadata_nul_and_injection_are_data(saver: SQLAlchemySaver) -> None:
     assert saver.get_tuple(config) is not None  # the table is still there
 
 
+def test_unicode_and_emoji_everywhere(saver: SQLAlchemySaver) -> None:
+    thread, ns, channel, task = "fil 🧵 ünï", "sub:グラフ🙂", "canal ✉️", "tâche 🛠"
+    values = {channel: ["héllo 👋", {"clé 🔑": "välue ✅"}], "plain": "日本語 🎌"}
+    config = generate_config(thread, checkpoint_ns=ns)
+    versions = {ch: saver.get_next_version(None) for ch in values}
+    meta = {**generate_metadata(), "note 📝": "ça va 😀", "deep": {"ключ": "значение"}}
+    stored = saver.put(
+        config,
+        generate_checkpoint(channel_values=values, channel_versions=versions),
+        meta,  # type: ignore[arg-type]
+        versions,
+    )
+    saver.put_writes(stored, [(channel, "écrit ✍️")], task, "chemin 🛤")
+    loaded = saver.get_tuple(generate_config(thread, checkpoint_ns=ns))
+    assert loaded is not None
+    assert loaded.config == stored
+    assert loaded.checkpoint["channel_values"] == values
+    assert loaded.metadata["note 📝"] == "ça va 😀"
+    assert loaded.pending_writes == [(task, channel, "écrit ✍️")]
+    found = list(saver.list(None, filter={"note 📝": "ça va 😀"}))
+    assert [t.config for t in found] == [stored]
+    assert list(saver.list(None, filter={"note 📝": "ça va 😁"})) == []
+
+
+@pytest.mark.parametrize("field", ["thread_id", "checkpoint_ns", "task_id", "channel"])
+def test_nul_in_a_key_is_refused_and_loses_nothing(
+    saver: SQLAlchemySaver, field: str
+) -> None:
+    (stored,) = _put_chain(saver, "t", [{"a": 1}])
+    saver.put_writes(stored, [("a", 2)], "task")
+    before = saver.get_tuple(generate_config("t"))
+    calls: dict[str, Any] = {
+        "thread_id": lambda: saver.put(
+            generate_config("t\x00x"), generate_checkpoint(), {}, {}
+        ),
+        "checkpoint_ns": lambda: saver.put(
+            generate_config("t", checkpoint_ns="a\x00b"), generate_checkpoint(), {}, {}
+        ),
+        "task_id": lambda: saver.put_writes(stored, [("a", 3)], "ta\x00sk"),
+        "channel": lambda: saver.put_writes(stored, [("a\x00", 3)], "task"),
+    }
+    with pytest.raises(ValueError, match=f"{field}'?]? contains a NUL"):
+        calls[field]()
+    assert saver.get_tuple(generate_config("t")) == before
+    assert len(list(saver.list(None))) == 1
+
+
+def test_before_from_another_thread_compares_ids_only(saver: SQLAlchemySaver) -> None:
+    """``before`` is a checkpoint ID bound, wherever it came from, as in the
+    official savers: listing thread "a" before one of thread "b"'s checkpoints
+    gives thread "a"'s older checkpoints, never thread "b"'s."""
+    first_a = _put_chain(saver, "a", [{}, {}])
+    (b,) = _put_chain(saver, "b", [{}])
+    last_a = _put_chain(saver, "a", [{}])
+    listed = list(saver.list(generate_config("a"), before=b))
+    assert [t.config for t in listed] == list(reversed(first_a))
+    assert last_a[0] not in [t.config for t in listed]
+    assert list(saver.list(generate_config("a"), before=first_a[0])) == []
+
+
 def test_non_json_metadata_is_refused_and_loses_nothing(saver: SQLAlchemySaver) -> None:
     (config,) = _put_chain(saver, "t", [{"a": 1}])
     with pytest.raises(TypeError, match="metadata"):

@@ -39,6 +39,7 @@ from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
     InvalidConfigError,
     check_length,
+    no_nul,
     parse_config,
     parse_filter,
     parse_limit,
@@ -154,6 +155,9 @@ class SaverCore(BaseCheckpointSaver[str]):
     # -- validation --------------------------------------------------------
 
     def _key(self, value: str, what: str) -> str:
+        # A key is compared and indexed as text: PostgreSQL can't hold a NUL
+        # in one and the other databases would, so it is refused everywhere.
+        no_nul(value, what)
         if self._ops.bounded_keys:
             check_length(value, KEY_LIMITS[what], what)
         return value

@@ -24,6 +24,7 @@ __all__ = [
     "ThreadKey",
     "check_length",
     "clean_json",
+    "no_nul",
     "parse_config",
     "parse_filter",
     "parse_limit",
@@ -67,7 +68,7 @@ def parse_thread_id(value: Any, *, where: str = "thread_id") -> str:
         )
     if not text:
         raise InvalidConfigError(f"{where} must not be empty")
-    return _no_nul(text, where)
+    return no_nul(text, where)
 
 
 def parse_thread_ids(values: Any, *, where: str = "thread_ids") -> list[str]:
@@ -115,8 +116,8 @@ def parse_config(config: RunnableConfig | None, *, where: str = "config") -> Thr
         )
     return ThreadKey(
         thread_id,
-        _no_nul(ns, "checkpoint_ns"),
-        _no_nul(checkpoint_id, "checkpoint_id") if checkpoint_id else None,
+        no_nul(ns, "checkpoint_ns"),
+        no_nul(checkpoint_id, "checkpoint_id") if checkpoint_id else None,
     )
 
 
@@ -205,7 +206,8 @@ def clean_json(value: Any, *, where: str) -> Any:
     )
 
 
-def _no_nul(value: str, what: str) -> str:
+def no_nul(value: str, what: str) -> str:
+    """``value``, or a ValueError naming ``what`` if it holds a NUL character."""
     if "\x00" in value:
         raise ValueError(f"{what} contains a NUL character, which can't be stored")
     return value
