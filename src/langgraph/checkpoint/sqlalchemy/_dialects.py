@@ -33,12 +33,15 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
     true,
     tuple_,
+    values,
 )
+from sqlalchemy import column as column_clause
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.engine.url import URL
@@ -324,14 +327,17 @@ class DialectOps:
 
     def channel_versions(self, document: ColumnElement[Any]) -> TableValuedAlias:
         """The (key, value) rows of ``document["channel_versions"]`` as text,
-        for joining a checkpoint to its blobs in SQL."""
+        for joining a checkpoint to its blobs in SQL.
+
+        The path is a literal, not a bound parameter: a constant of ours, and
+        SQLite plans a table-valued function with a known path several times
+        faster (measured: ~200 µs → ~100 µs per ``get_tuple``)."""
         if self.name == "postgresql":
-            return func.jsonb_each_text(document["channel_versions"]).table_valued(
-                "key", "value"
-            )
-        return func.json_each(document, "$.channel_versions").table_valued(
-            "key", "value"
-        )
+            versions = document.op("->")(literal_column("'channel_versions'"))
+            return func.jsonb_each_text(versions).table_valued("key", "value")
+        return func.json_each(
+            document, literal_column("'$.channel_versions'")
+        ).table_valued("key", "value")
 
     # -- writes ------------------------------------------------------------
 
@@ -389,12 +395,19 @@ class DialectOps:
             return
         # Columns the two share (the thread and namespace) must agree.
         shared = tuple(c.name for c in first.columns if c.name in row)
+        unshared = [c.name for c in first.columns if c.name not in shared]
         params = dict(row)
-        for column in first.columns:
-            if column.name not in shared:
-                params[f"first_{column.name}"] = [r[column.name] for r in first_rows]
+        n = len(first_rows)
+        if n <= _VALUES_ROWS:
+            for i, r in enumerate(first_rows):
+                for c in unshared:
+                    params[f"first_{c}_{i}"] = r[c]
+        else:
+            n = 0  # one array per column instead
+            for c in unshared:
+                params[f"first_{c}"] = [r[c] for r in first_rows]
         statement = _pg_ignore_then_upsert_statement(
-            first, table, shared, tuple(row), tuple(update)
+            first, table, shared, tuple(row), tuple(update), n
         )
         yield Execute(statement, params)
 
@@ -590,35 +603,58 @@ def _upsert_statement(name: str, table: Table, update: tuple[str, ...]) -> Execu
     )
 
 
-@functools.cache
+# Up to this many rows ride along as a VALUES list, one parameter per value;
+# more as one array per column through unnest(), so that a statement never
+# nears PostgreSQL's 65,535 parameters. Arrays cost more for small puts:
+# psycopg quotes each array element in Python (bytea escaped as text), where
+# a plain bytea parameter is dumped in C.
+_VALUES_ROWS = 32
+
+
+@functools.lru_cache(maxsize=4 * _VALUES_ROWS)
 def _pg_ignore_then_upsert_statement(
     first: Table,
     table: Table,
     shared: tuple[str, ...],
     columns: tuple[str, ...],
     update: tuple[str, ...],
+    rows: int,
 ) -> Executable:
-    """``WITH ignored AS (INSERT INTO first SELECT … FROM unnest(…) ON CONFLICT
-    DO NOTHING) INSERT INTO table … ON CONFLICT DO UPDATE``.
+    """``WITH ignored AS (INSERT INTO first SELECT … ON CONFLICT DO NOTHING)
+    INSERT INTO table … ON CONFLICT DO UPDATE``.
 
-    ``first``'s rows arrive as one array per column (bound as ``first_{col}``),
-    so the statement is the same whatever their number and compiles once; the
-    ``shared`` columns take the main row's values (bound as ``{col}``).
+    ``first``'s ``rows`` rows arrive as ``VALUES`` (bound as
+    ``first_{col}_{i}``), or, when ``rows`` is 0, as one array per column
+    (bound as ``first_{col}``), the same statement for any number of rows.
+    The ``shared`` columns take the main row's values (bound as ``{col}``).
     """
     unshared = [c.name for c in first.columns if c.name not in shared]
-    arrays = (
-        func.unnest(
-            *(
-                bindparam(f"first_{c}", type_=postgresql.ARRAY(first.c[c].type))
-                for c in unshared
-            )
+    if rows:
+        rows_in: Any = values(
+            *(column_clause(c, first.c[c].type) for c in unshared), name="first_rows"
+        ).data(
+            [
+                tuple(
+                    bindparam(f"first_{c}_{i}", type_=first.c[c].type)
+                    for c in unshared
+                )
+                for i in range(rows)
+            ]
         )
-        .table_valued(*unshared)
-        .render_derived()
-    )
+    else:
+        rows_in = (
+            func.unnest(
+                *(
+                    bindparam(f"first_{c}", type_=postgresql.ARRAY(first.c[c].type))
+                    for c in unshared
+                )
+            )
+            .table_valued(*unshared)
+            .render_derived()
+        )
     source = select(
         *(bindparam(c, type_=first.c[c].type) for c in shared),
-        *(arrays.c[c] for c in unshared),
+        *(rows_in.c[c] for c in unshared),
     )
     ignored = (
         postgresql.insert(first)

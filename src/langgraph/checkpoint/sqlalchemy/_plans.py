@@ -233,7 +233,10 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
     if by_id:
         target_q = target_q.where(C.checkpoint_id == bindparam("checkpoint_id"))
     else:
-        target_q = target_q.order_by(C.checkpoint_id.desc()).limit(1)
+        # Literal, not bound: SQLite plans LIMIT 1 better than LIMIT ?, and
+        # PostgreSQL keeps one generic plan for it.
+        one, none = literal_column("1"), literal_column("0")
+        target_q = target_q.order_by(C.checkpoint_id.desc()).limit(one).offset(none)
     target = target_q.cte("target")
     versions = ops.channel_versions(target.c.checkpoint)
     no_text, no_doc = _text_null(), cast(null(), C.checkpoint.type)
@@ -265,7 +268,10 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
         cast(null(), Integer),
         B.version,
     ).select_from(
-        target.join(versions, true()).join(
+        # An outer join, so that no planner looks the blobs up before the
+        # versions (SQLite did: it read every blob of the thread, ~2.5x
+        # slower); channels without a blob (inline values) give a NULL row.
+        target.join(versions, true()).outerjoin(
             BLOBS,
             and_(
                 B.thread_id == target.c.thread_id,
@@ -324,7 +330,8 @@ def get_tuple(
                     metadata=row.metadata or {},
                 )
             elif row.kind == "b":
-                blobs[row.channel] = (row.type, row.blob)
+                if row.channel is not None:  # None: an inline value, no blob
+                    blobs[row.channel] = (row.type, row.blob)
             else:
                 writes.append(
                     StoredWrite(
