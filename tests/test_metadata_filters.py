@@ -14,8 +14,6 @@ from langgraph.checkpoint.conformance.test_utils import (
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 
-from conftest import Backend
-
 DOCUMENTS: dict[str, dict[str, Any]] = {
     "tags-list": {"tags": ["a", "b"]},
     "tags-scalar": {"tags": "a"},
@@ -45,20 +43,10 @@ EXPECTED: list[tuple[dict[str, Any], set[str]]] = [
     ("filter", "matches"), EXPECTED, ids=[repr(f) for f, _ in EXPECTED]
 )
 def test_scalars_do_not_match_arrays_holding_them(
-    request: pytest.FixtureRequest,
-    backend: Backend,
     saver: SQLAlchemySaver,
     filter: dict[str, Any],
     matches: set[str],
 ) -> None:
-    if backend.name.startswith("sqlite") and repr(filter) == "{'n': 1}":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SQLite: an int filter requires an integer, so 1 misses "
-                "a stored 1.0 (PostgreSQL and MySQL compare numbers)",
-            )
-        )
     for name, extra in DOCUMENTS.items():
         saver.put(
             generate_config(name),

@@ -464,9 +464,8 @@ class DialectOps:
             matches: ColumnElement[bool] = entry.c.type == "null"
         elif isinstance(value, bool):
             matches = entry.c.type == ("true" if value else "false")
-        elif isinstance(value, int):
-            matches = and_(entry.c.type == "integer", entry.c.value == value)
-        elif isinstance(value, float):
+        elif isinstance(value, (int, float)):
+            # Numbers compare as numbers, 1 == 1.0, as in PostgreSQL's JSONB.
             matches = and_(
                 or_(entry.c.type == "integer", entry.c.type == "real"),
                 entry.c.value == value,
