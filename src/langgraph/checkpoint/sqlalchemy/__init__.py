@@ -36,6 +36,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
+from langgraph.checkpoint.sqlalchemy._dialects import autocommit_options
 from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
 from langgraph.checkpoint.sqlalchemy._validate import (
@@ -113,6 +114,7 @@ class SQLAlchemySaver(SaverCore):
             bind,
             threading.RLock() if needs_serializing(bind) else None,
             self._exec_options,
+            autocommit_options(bind if isinstance(bind, Engine) else bind.engine),
         )
         self._owned_engine: Engine | None = None
 
@@ -129,7 +131,7 @@ class SQLAlchemySaver(SaverCore):
         """A saver on a new engine for ``url``, which it disposes when closed.
 
         Use it as a context manager (``with SQLAlchemySaver.from_url(...) as
-        saver:``) or call :meth:`close`. A URL that names no driver gets one:
+        saver:``) or call ``close()``. A URL that names no driver gets one:
         ``postgresql://`` → psycopg 3, ``sqlite://`` → the standard library's
         sqlite3, ``mysql://`` → PyMySQL. ``sqlite:///:memory:`` is one shared
         in-memory database for the saver's life. A call that meets a
@@ -266,7 +268,7 @@ class SQLAlchemySaver(SaverCore):
     ) -> int:
         """Prune every thread whose latest checkpoint is older than
         ``older_than`` (a moment, or an age such as ``timedelta(days=30)``),
-        with :meth:`prune`'s ``strategy``. Threads go by in batches, each thread
+        with the ``strategy`` of ``prune``. Threads go by in batches, each thread
         in its own transaction: an interrupted sweep keeps what it did, and
         running it again finishes the rest. Returns how many threads it pruned.
 

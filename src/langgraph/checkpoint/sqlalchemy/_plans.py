@@ -235,7 +235,7 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
     else:
         # Literal, not bound: SQLite plans LIMIT 1 better than LIMIT ?, and
         # PostgreSQL keeps one generic plan for it.
-        one, none = literal_column("1"), literal_column("0")
+        one, none = literal_column("1", Integer), literal_column("0", Integer)
         target_q = target_q.order_by(C.checkpoint_id.desc()).limit(one).offset(none)
     target = target_q.cte("target")
     versions = ops.channel_versions(target.c.checkpoint)

@@ -128,13 +128,14 @@ class Binding:
         bind: Engine | Connection,
         lock: threading.RLock | None,
         options: Mapping[str, Any] | None,
+        autocommit_options: Mapping[str, Any],
     ) -> None:
         self.bind = bind
         self.lock = lock
         self.options = options
-        # Same pool, connections switched to autocommit for one-statement jobs.
+        # Same pool, connections in autocommit for one-statement jobs.
         self.autocommit = (
-            bind.execution_options(isolation_level="AUTOCOMMIT")
+            bind.execution_options(**autocommit_options)
             if isinstance(bind, Engine)
             else None
         )
@@ -176,12 +177,13 @@ class AsyncBinding:
         bind: AsyncEngine | AsyncConnection,
         lock: asyncio.Lock | None,
         options: Mapping[str, Any] | None,
+        autocommit_options: Mapping[str, Any],
     ) -> None:
         self.bind = bind
         self.lock = lock
         self.options = options
         self.autocommit = (
-            bind.execution_options(isolation_level="AUTOCOMMIT")
+            bind.execution_options(**autocommit_options)
             if isinstance(bind, AsyncEngine)
             else None
         )
