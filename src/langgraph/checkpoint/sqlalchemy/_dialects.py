@@ -39,9 +39,8 @@ from sqlalchemy import (
     text,
     true,
     tuple_,
-    values,
+    union_all,
 )
-from sqlalchemy import column as column_clause
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.engine.url import URL
@@ -654,15 +653,19 @@ def _pg_ignore_then_upsert_statement(
     """
     unshared = [c.name for c in first.columns if c.name not in shared]
     if rows:
-        rows_in: Any = values(
-            *(column_clause(c, first.c[c].type) for c in unshared), name="first_rows"
-        ).data(
-            [
-                tuple(
-                    bindparam(f"first_{c}_{i}", type_=first.c[c].type) for c in unshared
+        # SELECT … UNION ALL SELECT …, not VALUES: SQLAlchemy can't cache a
+        # statement holding a VALUES construct and would compile it each time.
+        selects = [
+            select(
+                *(
+                    bindparam(f"first_{c}_{i}", type_=first.c[c].type).label(c)
+                    for c in unshared
                 )
-                for i in range(rows)
-            ]
+            )
+            for i in range(rows)
+        ]
+        rows_in: Any = (union_all(*selects) if rows > 1 else selects[0]).subquery(
+            "first_rows"
         )
     else:
         rows_in = (
