@@ -1,0 +1,72 @@
+"""``langgraph-sqlalchemy``: the operator's command line for checkpoint databases.
+
+Needs the ``cli`` extra (click and rich): ``pip install
+"langgraph-checkpoint-sqlalchemy[cli]"``. Run it as ``langgraph-sqlalchemy`` or
+``python -m langgraph.checkpoint.sqlalchemy``. See ``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from langgraph.checkpoint.sqlalchemy.cli._common import CliError, describe_error
+from langgraph.checkpoint.sqlalchemy.cli.db import db
+from langgraph.checkpoint.sqlalchemy.cli.demo import demo
+from langgraph.checkpoint.sqlalchemy.cli.inspect import diff, history, show
+from langgraph.checkpoint.sqlalchemy.cli.manage import copy_thread, delete, prune
+from langgraph.checkpoint.sqlalchemy.cli.migrate import migrate_command
+from langgraph.checkpoint.sqlalchemy.cli.threads import threads
+
+__all__ = ["main"]
+
+DEBUG_ENV_VAR = "LANGGRAPH_CLI_DEBUG"
+
+
+class _Group(click.Group):
+    """A group that turns any failure below it into one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise CliError(describe_error(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar=DEBUG_ENV_VAR,
+    help=f"Show full tracebacks instead of one-line errors (or set {DEBUG_ENV_VAR}=1).",
+)
+@click.version_option(package_name="langgraph-checkpoint-sqlalchemy")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Inspect and manage LangGraph checkpoints stored with SQLAlchemy.
+
+    Every command takes --url (or LANGGRAPH_CHECKPOINT_URL), --schema and --json.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug or os.environ.get(DEBUG_ENV_VAR) == "1"
+
+
+for _command in (
+    db,
+    threads,
+    history,
+    show,
+    diff,
+    prune,
+    delete,
+    copy_thread,
+    migrate_command,
+    demo,
+):
+    main.add_command(_command)

@@ -1,0 +1,250 @@
+"""``migrate``: move threads from one database to another.
+
+```
+langgraph-sqlalchemy migrate --from sqlite:///agent.sqlite --to postgresql://u:p@host/db
+```
+
+The source may hold this package's tables, the official PostgreSQL saver's or
+the official SQLite saver's (found by looking at its tables); the target gets
+this package's tables. Runs again after an interruption pick up where the last
+one stopped. See :mod:`langgraph.checkpoint.sqlalchemy.transfer` and
+``docs/transfer.md``.
+
+Exit codes: 0 when every thread is in the target and verified; 1 when a thread
+failed verification, conflicts with the target or is missing from the source,
+or the transfer could not run (unreachable database, unknown tables); 2 for
+bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from langgraph.checkpoint.sqlalchemy.transfer import (
+    SourceInfo,
+    TransferError,
+    TransferProgress,
+    TransferReport,
+    inspect_source,
+    transfer,
+)
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = ["migrate_command"]
+
+# Set to 1 for full tracebacks instead of one-line errors.
+DEBUG_ENV_VAR = "LANGGRAPH_CLI_DEBUG"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Bar:
+    """A rich progress bar on stderr, shown on a terminal only: threads copied,
+    then threads verified."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[checkpoints]} checkpoints"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, event: TransferProgress) -> None:
+        label = "copying" if event.phase == "copy" else "verifying"
+        task = self._tasks.get(event.phase)
+        if task is None:
+            task = self._progress.add_task(
+                label, total=event.threads_total, checkpoints=0
+            )
+            self._tasks[event.phase] = task
+        self._progress.update(
+            task,
+            completed=event.threads_done,
+            total=event.threads_total,
+            checkpoints=event.checkpoints_copied,
+            description=f"{label} {event.thread_id[:40]}",
+        )
+
+    @contextmanager
+    def running(self) -> Iterator[_Bar]:
+        with self._progress:
+            yield self
+
+
+def _summary(report: TransferReport, out: Console) -> None:
+    table = Table(title="threads", title_justify="left")
+    for name in ("thread", "status", "checkpoints", "copied", "verified"):
+        table.add_column(name, overflow="fold")
+    problems = [t for t in report.threads if not t.ok]
+    # All the problems, and the first threads otherwise: a migration can have
+    # millions of threads.
+    shown = problems + [t for t in report.threads if t.ok][: max(0, 20 - len(problems))]
+    for t in shown:
+        verified = {True: "yes", False: "MISMATCH", None: ""}[t.verified]
+        table.add_row(
+            t.thread_id, t.status, str(t.checkpoints), str(t.copied), verified
+        )
+    if shown:
+        out.print(table)
+    if len(shown) < len(report.threads):
+        out.print(f"... and {len(report.threads) - len(shown)} more thread(s)")
+    counts = ", ".join(
+        f"{n} {status}"
+        for status in (
+            "copied",
+            "resumed",
+            "skipped",
+            "planned",
+            "conflict",
+            "not-found",
+        )
+        if (n := report.count(status))
+    )
+    verb = "would copy" if report.dry_run else "copied"
+    out.print(
+        f"{len(report.threads)} thread(s): {counts or 'none'}; "
+        f"{verb} {report.checkpoints_copied} checkpoint(s)",
+        markup=False,
+    )
+    if report.mismatched:
+        out.print(
+            f"verification FAILED for {len(report.mismatched)} thread(s)", markup=False
+        )
+
+
+def _check_usage(source: str, target: str) -> None:
+    if source == target:
+        raise click.UsageError("--from and --to name the same database")
+
+
+@click.command("migrate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--from", "source", required=True, metavar="URL", help="Source database URL."
+)
+@click.option(
+    "--to", "target", required=True, metavar="URL", help="Target database URL."
+)
+@click.option(
+    "--from-schema", default=None, metavar="NAME", help="Schema of the source tables."
+)
+@click.option(
+    "--to-schema", default=None, metavar="NAME", help="Schema for the target tables."
+)
+@click.option(
+    "--thread",
+    "threads",
+    multiple=True,
+    metavar="ID",
+    help="Move only this thread (repeatable). Default: every thread.",
+)
+@click.option(
+    "--batch-size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Checkpoints read per query.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be copied; write nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def migrate_command(
+    source: str,
+    target: str,
+    from_schema: str | None,
+    to_schema: str | None,
+    threads: tuple[str, ...],
+    batch_size: int,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Copy threads from --from to --to, then verify them.
+
+    The source may hold this package's tables, langgraph-checkpoint-postgres's
+    or langgraph-checkpoint-sqlite's; the target gets this package's tables.
+    Threads already complete in the target are skipped, so an interrupted run
+    can simply be started again.
+    """
+    _check_usage(source, target)
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False, width=None if Console().is_terminal else 200)
+    only = list(threads) or None
+    try:
+        info: SourceInfo = inspect_source(source, schema=from_schema, thread_ids=only)
+        if not (yes or dry_run or as_json):
+            click.confirm(
+                f"Copy {info.threads} thread(s) ({info.layout} layout on "
+                f"{info.dialect}) to {_masked(target)}?",
+                abort=True,
+                err=True,
+            )
+        elif not (yes or dry_run):
+            raise click.UsageError("--json without --dry-run needs --yes")
+        bar = _Bar(err, enabled=err.is_terminal and not as_json)
+        with bar.running():
+            report = transfer(
+                source,
+                target,
+                source_schema=from_schema,
+                target_schema=to_schema,
+                thread_ids=only,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                progress=bar,
+            )
+    except (click.ClickException, click.Abort, click.exceptions.Exit):
+        raise
+    except TransferError as exc:
+        raise click.ClickException(_one_line(str(exc))) from None
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV_VAR) == "1":
+            raise
+        text = _one_line(str(exc))
+        name = type(exc).__name__
+        raise click.ClickException(f"{name}: {text}" if text else name) from None
+    if as_json:
+        click.echo(json.dumps(_jsonable(report, info), indent=2, ensure_ascii=False))
+    else:
+        _summary(report, out)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+def _jsonable(report: TransferReport, info: SourceInfo) -> dict[str, Any]:
+    data = report.to_dict()
+    data["source_dialect"] = info.dialect
+    return data
+
+
+def _masked(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
