@@ -4,12 +4,12 @@ The migration scripts live in this package (``migrations/``), so one copy
 serves a checkout, an editable install and an installed wheel; the checkout's
 top-level ``alembic/`` is a link to that folder. Three ways in:
 
-* ``saver.setup()`` runs :func:`upgrade` on the saver's own connection;
+* ``saver.setup()`` runs ``upgrade()`` on the saver's own connection;
 * the command line: ``python -m langgraph.checkpoint.sqlalchemy.migrate -x
   url=postgresql://... upgrade head`` (any alembic command: ``downgrade``,
   ``current``, ``history``, ``upgrade head --sql``), or plain ``alembic -c
   <ini_path()> ...``;
-* a host application's own Alembic history: add :func:`version_location` to its
+* a host application's own Alembic history: add ``version_location()`` to its
   ``version_locations`` and run ``alembic upgrade heads`` (our branch is
   labelled ``langgraph_checkpoint``), and put ``models.metadata`` in its
   ``target_metadata``.

@@ -1,6 +1,6 @@
 """The declarative schema: three tables on one ``MetaData``.
 
-Host applications can add :data:`metadata` to their own Alembic
+Host applications can add ``metadata`` to their own Alembic
 ``target_metadata``. On PostgreSQL the tables, columns, keys and index names are
 those of langgraph-checkpoint-postgres, so either saver can read what the other
 wrote; the one extra index (GIN on ``checkpoints.metadata``) only speeds up
