@@ -209,11 +209,12 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
 
 # -- a host application's own Alembic history ----------------------------------
 
-HOST_APP = Path(__file__).resolve().parent / "host_app"
+HOST_APP = REPO / "examples" / "host_app_migrations"
 
 
 def test_host_app_embeds_our_history(tmp_path: Path) -> None:
-    """tests/host_app lists our versions folder in its version_locations, runs
+    """The host app of examples/host_app_migrations, with our versions folder
+    added to its version_locations by path as docs/migrations.md shows, runs
     `upgrade heads`, and autogenerate then finds nothing to do for either."""
     from alembic.config import Config
 
@@ -223,15 +224,21 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
         "version_locations", f"{HOST_APP / 'versions'} {migrate.version_location()}"
     )
     config.attributes["url"] = f"sqlite:///{db}"
+    config.attributes["configure_logger"] = False
     command.upgrade(config, "heads")
     engine = sa.create_engine(f"sqlite:///{db}")
+
+    def tables() -> set[str]:
+        return set(sa.inspect(engine).get_table_names())
+
     try:
         with engine.connect() as conn:
-            tables = set(sa.inspect(conn).get_table_names())
-            assert {"users", "alembic_version"} | OUR_TABLES <= tables
-            assert migrate.VERSION_TABLE not in tables  # the host's table is used
+            assert {"users", "alembic_version"} | OUR_TABLES <= tables()
+            assert migrate.VERSION_TABLE not in tables()  # the host's table is used
+            # lgcp0001 is implied by host0001's depends_on, so Alembic keeps
+            # one row; `alembic current` reports it as an "effective head".
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001", "lgcp0001"}
+            assert heads == {"host0001"}
             sys.path.insert(0, str(HOST_APP))
             try:
                 from host_models import host_metadata
@@ -245,15 +252,18 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
         saver = SQLAlchemySaver(engine)
         stored = saver.put(generate_config("t"), generate_checkpoint(), {}, {})
         assert saver.get_tuple(stored) is not None
-    finally:
-        engine.dispose()
-    # Our branch goes away alone.
-    command.downgrade(config, "langgraph_checkpoint@base")
-    engine = sa.create_engine(f"sqlite:///{db}")
-    try:
-        remaining = set(sa.inspect(engine).get_table_names())
-        assert "users" in remaining
-        assert not (remaining & OUR_TABLES)
+        # The host's branch goes away alone...
+        command.downgrade(config, "host@base")
+        assert "users" not in tables()
+        assert tables() >= OUR_TABLES
+        # ...and `upgrade host@head` brings it back through its depends_on.
+        command.upgrade(config, "host@head")
+        assert "users" in tables()
+        # Our branch takes the host revision that depends on it along.
+        command.downgrade(config, "langgraph_checkpoint@base")
+        assert not (tables() & (OUR_TABLES | {"users"}))
+        command.upgrade(config, "host@head")  # ours first, then the host's
+        assert {"users"} | OUR_TABLES <= tables()
     finally:
         engine.dispose()
 
