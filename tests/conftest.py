@@ -90,7 +90,13 @@ def _empty_tables(url: str) -> None:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """One database, empty, for one test."""
-    name = request.param
+    return make_backend(request.param, request, tmp_path)
+
+
+def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The empty database ``name`` (one of :data:`BACKENDS`) for one test;
+    a test module that only suits some backends defines its own ``backend``
+    fixture with this and fewer params, so that none is skipped."""
     if name == "postgres":
         url = request.getfixturevalue("postgres_url")
         _empty_tables(url)

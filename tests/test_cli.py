@@ -2,9 +2,8 @@
 
 Most tests drive the click group in-process (``CliRunner``) on a database the
 ``backend`` fixture prepared; the CLI opens its own engine on the same URL, so
-the ``sqlite-memory`` backend (one database per engine) is skipped wherever the
-CLI must see data the test wrote. One test runs the installed console script in
-a subprocess.
+this module's backends leave out ``sqlite-memory`` (one database per engine).
+One test runs the installed console script in a subprocess.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from langgraph.checkpoint.sqlalchemy.cli import main
 from langgraph.checkpoint.sqlalchemy.cli._common import checkpoint_time
 from langgraph.checkpoint.sqlalchemy.cli.demo import build_weather_agent
 
-from conftest import Backend
+from conftest import BACKENDS, Backend, make_backend
 
 ENV = "LANGGRAPH_CHECKPOINT_URL"
 
@@ -82,10 +81,18 @@ def assert_one_line_error(result: Result, *needles: str) -> str:
     return lines[0]
 
 
+# An in-memory database is private to the engine that made it: the CLI,
+# with an engine of its own, could not see the test's data.
+SHARED_BACKENDS = [b for b in BACKENDS if b != "sqlite-memory"]
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return make_backend(request.param, request, tmp_path)
+
+
 def url_of(backend: Backend) -> str:
     """The backend's URL, for a CLI that must see the test's data."""
-    if backend.name == "sqlite-memory":
-        pytest.skip("an in-memory database is private to the engine that made it")
     return backend.sync_url
 
 
@@ -453,13 +460,13 @@ def test_db_sql_prints_ddl_offline(url: str, expected: str) -> None:
 # -- bad input ---------------------------------------------------------------------
 
 
+def test_a_database_without_our_tables_is_one_line() -> None:
+    assert_one_line_error(
+        run("threads", "--url", "sqlite:///:memory:"), "no checkpoint tables"
+    )
+
+
 def test_bad_input_is_one_line(backend: Backend, tmp_path: Path) -> None:
-    if backend.name == "sqlite-memory":
-        # A fresh in-memory database has none of our tables.
-        assert_one_line_error(
-            run("threads", "--url", backend.sync_url), "no checkpoint tables"
-        )
-        return
     saver = backend.saver()
     try:
         chain(saver, "t", 1)
@@ -522,12 +529,11 @@ def test_demo_runs_the_agent_and_remembers(tmp_path: Path, monkeypatch: Any) -> 
 def test_demo_on_a_backend(backend: Backend) -> None:
     result = ok_json("demo", "--url", backend.sync_url, "--thread", "d1")
     assert result["thread_id"] == "d1" and result["total_messages"] == 8
-    if backend.name != "sqlite-memory":
-        saver = backend.saver()
-        try:
-            assert count_checkpoints(saver, "d1") == result["checkpoints"]
-        finally:
-            saver.close()
+    saver = backend.saver()
+    try:
+        assert count_checkpoints(saver, "d1") == result["checkpoints"]
+    finally:
+        saver.close()
 
 
 def _script() -> str:
