@@ -337,6 +337,18 @@ class DialectOps:
         """``get_tuple`` in one statement (needs a JSON table function)."""
         return self.json_tables
 
+    @property
+    def outer_join_keeps_order(self) -> bool:
+        """Whether to join a checkpoint's blobs to its channel versions with
+        an outer join, the one join SQLite's planner never reorders.
+
+        As an inner join, SQLite read every blob of the thread before the
+        versions (get_tuple's statement ~2.5x slower). PostgreSQL is the
+        other way round: the inner join is a nested loop on the blobs' key,
+        the outer one a hash join over all blobs (get_tuple ~3x slower).
+        """
+        return self.name == "sqlite"
+
     def one_statement_put(self, blob_count: int) -> bool:
         """A ``put`` in one statement: PostgreSQL's writable CTEs carry the
         blobs along; elsewhere only a put with no new blob is one upsert."""

@@ -268,10 +268,8 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
         cast(null(), Integer),
         B.version,
     ).select_from(
-        # An outer join, so that no planner looks the blobs up before the
-        # versions (SQLite did: it read every blob of the thread, ~2.5x
-        # slower); channels without a blob (inline values) give a NULL row.
-        target.join(versions, true()).outerjoin(
+        # Channels without a blob (inline values) give a NULL row when outer.
+        target.join(versions, true()).join(
             BLOBS,
             and_(
                 B.thread_id == target.c.thread_id,
@@ -280,6 +278,7 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
                 # As text: SQLite's json_each keeps integer versions integers.
                 B.version == cast(versions.c.value, String),
             ),
+            isouter=ops.outer_join_keeps_order,
         )
     )
     writes_branch = select(
