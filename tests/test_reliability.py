@@ -111,6 +111,39 @@ def test_eight_processes_of_eight_threads(backend: Backend) -> None:
         assert all(len(c.pending_writes or []) == 2 for c in shared)
 
 
+def test_sqlite_readers_neither_wait_for_nor_block_a_writer(tmp_path: Any) -> None:
+    """WAL lets readers run beside a writer; the saver's reads must not take a
+    writer's lock (BEGIN IMMEDIATE) to do it. Another process's connection
+    holds the write lock; every read still answers at once (the busy timeout
+    is cut to 0.2 s, so a read that waited for the lock would fail), and the
+    writer commits afterwards."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    config = generate_config("t")
+    with SQLAlchemySaver.from_url(url) as writer_saver:
+        writer_saver.setup()
+        graph = _counter(writer_saver, until=3)
+        graph.invoke({"count": 0, "log": []}, config)
+    import sqlite3
+
+    writer = sqlite3.connect(tmp_path / "shared.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM checkpoint_writes WHERE thread_id = 'nobody'")
+    try:
+        quick = {"connect_args": {"timeout": 0.2}}
+        with SQLAlchemySaver.from_url(url, engine_kwargs=quick) as reader:
+            assert reader.get_tuple(config) is not None
+            assert len(list(reader.list(config))) == 5
+            assert len(list(reader.list(None, filter={"source": "loop"}))) == 4
+            assert _counter(reader, until=3).get_state(config).values["count"] == 3
+            history = reader.get_delta_channel_history(
+                config=config, channels=["count"]
+            )
+            assert "count" in history
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+
+
 def test_many_threads_on_one_memory_database() -> None:
     with SQLAlchemySaver.from_url("sqlite:///:memory:") as saver:
         saver.setup()

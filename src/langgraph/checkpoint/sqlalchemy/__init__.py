@@ -36,7 +36,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
-from langgraph.checkpoint.sqlalchemy._dialects import autocommit_options
+from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
 from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
 from langgraph.checkpoint.sqlalchemy._validate import (
@@ -114,7 +114,7 @@ class SQLAlchemySaver(SaverCore):
             bind,
             threading.RLock() if needs_serializing(bind) else None,
             self._exec_options,
-            autocommit_options(bind if isinstance(bind, Engine) else bind.engine),
+            *transaction_options(bind if isinstance(bind, Engine) else bind.engine),
         )
         self._owned_engine: Engine | None = None
 

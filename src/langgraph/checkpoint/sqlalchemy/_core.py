@@ -99,7 +99,8 @@ class Pager:
             lambda: then(
                 _plans.list_page(ops, query, after, size),
                 lambda page: [codec.checkpoint_tuple(s) for s in page],
-            )
+            ),
+            read_only=True,
         )
 
     def take(self, page: list[CheckpointTuple]) -> list[CheckpointTuple]:
@@ -183,6 +184,7 @@ class SaverCore(BaseCheckpointSaver[str]):
                 lambda stored: codec.checkpoint_tuple(stored) if stored else None,
             ),
             autocommit=ops.one_statement_reads,
+            read_only=True,
         )
 
     def _pager(
@@ -380,7 +382,8 @@ class SaverCore(BaseCheckpointSaver[str]):
         return Job(
             lambda: then(
                 _plans.delta_history(thread_id, ns, checkpoint_id, channels), decode
-            )
+            ),
+            read_only=True,
         )
 
     def _setup_job(self) -> Job[None]:

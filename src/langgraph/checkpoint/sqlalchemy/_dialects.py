@@ -16,7 +16,7 @@ import functools
 import json
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from langgraph.checkpoint.sqlalchemy._run import Execute, Step
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
@@ -50,12 +50,12 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 
 __all__ = [
     "DialectOps",
-    "autocommit_options",
     "dialect_ops",
     "engine_defaults",
     "is_memory_sqlite",
     "normalize_url",
     "sync_url",
+    "transaction_options",
     "tune_engine",
     "watch_packet_limit",
 ]
@@ -190,31 +190,50 @@ def tune_engine(engine: Engine, url: URL) -> None:
     event.listen(engine, "begin", _begin_immediate)
 
 
-# An execution option: run without BEGIN on a SQLite engine tuned above.
+# Execution options that the ``begin`` listener of a SQLite engine tuned
+# above reads: no BEGIN at all (one statement), or a deferred BEGIN (reads).
 _NO_BEGIN = "langgraph_checkpoint_no_begin"
+_READ_ONLY = "langgraph_checkpoint_read_only"
 
 
 def _begin_immediate(conn: Connection) -> None:
     options = conn.get_execution_options()
-    if options.get("isolation_level") != "AUTOCOMMIT" and not options.get(_NO_BEGIN):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if options.get("isolation_level") == "AUTOCOMMIT" or options.get(_NO_BEGIN):
+        return
+    conn.exec_driver_sql("BEGIN" if options.get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def autocommit_options(engine: Engine) -> dict[str, Any]:
-    """Execution options under which a single statement runs on its own,
-    atomic by itself, with no BEGIN/COMMIT around it.
+class TransactionOptions(NamedTuple):
+    """Execution options for the jobs that are not read-write transactions.
 
-    Usually the AUTOCOMMIT isolation level. A SQLite file engine that
-    :func:`tune_engine` set up already autocommits at the driver, and begins
-    transactions only through its ``begin`` listener; that listener is told
-    to stay quiet instead. Switching its isolation level would cost more than
-    the statement: SQLAlchemy resets it on every check-in with a PRAGMA, and
-    the next statement ran about 2x slower (measured on ``get_tuple``: SQLite
-    re-prepares it).
+    Attributes:
+        autocommit: a single statement, atomic by itself, with no
+            BEGIN/COMMIT around it.
+        read_only: several statements that only read, from one snapshot.
+    """
+
+    autocommit: dict[str, Any]
+    read_only: dict[str, Any]
+
+
+def transaction_options(engine: Engine) -> TransactionOptions:
+    """The :class:`TransactionOptions` of ``engine``.
+
+    Usually the AUTOCOMMIT isolation level, and nothing special for reads. A
+    SQLite file engine that :func:`tune_engine` set up already autocommits at
+    the driver and begins transactions only through its ``begin`` listener,
+    which these options instruct instead:
+
+    - one statement: no BEGIN. Switching the isolation level would cost more
+      than the statement: SQLAlchemy resets it at every check-in with a
+      PRAGMA, and the next statement ran about 2x slower (measured on
+      ``get_tuple``: SQLite re-prepares it).
+    - reads: a deferred BEGIN, not BEGIN IMMEDIATE, so that a reader never
+      waits for a writer (WAL) nor makes one wait.
     """
     if event.contains(engine, "begin", _begin_immediate):
-        return {_NO_BEGIN: True}
-    return {"isolation_level": "AUTOCOMMIT"}
+        return TransactionOptions({_NO_BEGIN: True}, {_READ_ONLY: True})
+    return TransactionOptions({"isolation_level": "AUTOCOMMIT"}, {})
 
 
 # Where each MySQL/MariaDB connection keeps the max_allowed_packet it got.

@@ -112,11 +112,14 @@ class Job(Generic[T]):
         retry: the plan is idempotent, so it is run once more when the first
             attempt lost its connection (a restarted server): the pool has
             been invalidated by then and hands out a fresh one.
+        read_only: the plan only reads, so its transaction need not take
+            the locks of a writer (SQLite: a deferred BEGIN).
     """
 
     make: Callable[[], Plan[T]]
     autocommit: bool = False
     retry: bool = True
+    read_only: bool = False
 
 
 class Binding:
@@ -129,28 +132,30 @@ class Binding:
         lock: threading.RLock | None,
         options: Mapping[str, Any] | None,
         autocommit_options: Mapping[str, Any],
+        read_only_options: Mapping[str, Any],
     ) -> None:
         self.bind = bind
         self.lock = lock
         self.options = options
-        # Same pool, connections in autocommit for one-statement jobs.
-        self.autocommit = (
-            bind.execution_options(**autocommit_options)
-            if isinstance(bind, Engine)
-            else None
-        )
+        # The same pool, with the options of one-statement and read-only jobs.
+        self.autocommit: Engine | None = None
+        self.reader: Engine | None = None
+        if isinstance(bind, Engine):
+            self.autocommit = bind.execution_options(**autocommit_options)
+            self.reader = bind.execution_options(**read_only_options)
 
     @contextmanager
-    def transaction(self, autocommit: bool) -> Iterator[Connection]:
-        """One transaction: committed on success, rolled back on error. On a
-        caller's ``Connection`` already in a transaction, a savepoint, so the
-        caller's transaction decides what is finally committed."""
+    def transaction(self, job: Job[Any]) -> Iterator[Connection]:
+        """One transaction for ``job``: committed on success, rolled back on
+        error. On a caller's ``Connection`` already in a transaction, a
+        savepoint, so the caller's transaction decides what is committed."""
         with self.lock if self.lock is not None else nullcontext():
-            if autocommit and self.autocommit is not None:
+            if job.autocommit and self.autocommit is not None:
                 with self.autocommit.connect() as conn:
                     yield conn
             elif isinstance(self.bind, Engine):
-                with self.bind.begin() as conn:
+                engine = self.reader if job.read_only and self.reader else self.bind
+                with engine.begin() as conn:
                     yield conn
             else:
                 conn = self.bind
@@ -161,7 +166,7 @@ class Binding:
         """Run ``job`` (again once if it may and lost its connection)."""
         for attempt in range(2):
             try:
-                with self.transaction(job.autocommit) as conn:
+                with self.transaction(job) as conn:
                     return run(job.make(), conn, self.options)
             except DBAPIError as exc:
                 if attempt or not (job.retry and exc.connection_invalidated):
@@ -178,24 +183,26 @@ class AsyncBinding:
         lock: asyncio.Lock | None,
         options: Mapping[str, Any] | None,
         autocommit_options: Mapping[str, Any],
+        read_only_options: Mapping[str, Any],
     ) -> None:
         self.bind = bind
         self.lock = lock
         self.options = options
-        self.autocommit = (
-            bind.execution_options(**autocommit_options)
-            if isinstance(bind, AsyncEngine)
-            else None
-        )
+        self.autocommit: AsyncEngine | None = None
+        self.reader: AsyncEngine | None = None
+        if isinstance(bind, AsyncEngine):
+            self.autocommit = bind.execution_options(**autocommit_options)
+            self.reader = bind.execution_options(**read_only_options)
 
     @asynccontextmanager
-    async def transaction(self, autocommit: bool) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self, job: Job[Any]) -> AsyncIterator[AsyncConnection]:
         async with self.lock if self.lock is not None else _NULL_ALOCK:
-            if autocommit and self.autocommit is not None:
+            if job.autocommit and self.autocommit is not None:
                 async with self.autocommit.connect() as conn:
                     yield conn
             elif isinstance(self.bind, AsyncEngine):
-                async with self.bind.begin() as conn:
+                engine = self.reader if job.read_only and self.reader else self.bind
+                async with engine.begin() as conn:
                     yield conn
             else:
                 conn = self.bind
@@ -207,7 +214,7 @@ class AsyncBinding:
     async def run(self, job: Job[T]) -> T:
         for attempt in range(2):
             try:
-                async with self.transaction(job.autocommit) as conn:
+                async with self.transaction(job) as conn:
                     return await arun(job.make(), conn, self.options)
             except DBAPIError as exc:
                 if attempt or not (job.retry and exc.connection_invalidated):

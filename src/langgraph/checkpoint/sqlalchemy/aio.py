@@ -22,7 +22,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
-from langgraph.checkpoint.sqlalchemy._dialects import autocommit_options
+from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
 from langgraph.checkpoint.sqlalchemy._engine import make_async_engine, needs_serializing
 from langgraph.checkpoint.sqlalchemy._run import AsyncBinding, Job, T
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
@@ -79,7 +79,7 @@ class AsyncSQLAlchemySaver(SaverCore):
             bind,
             asyncio.Lock() if needs_serializing(bind) else None,
             self._exec_options,
-            autocommit_options(bind.sync_engine),
+            *transaction_options(bind.sync_engine),
         )
         self._owned_engine: AsyncEngine | None = None
         try:
