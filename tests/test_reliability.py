@@ -22,7 +22,7 @@ from langgraph.checkpoint.conformance.test_utils import generate_config
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _run
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 from test_graphs import _counter, _interview
 
@@ -282,6 +282,39 @@ def test_restart_while_a_graph_runs(restartable: tuple[LocalServer, str]) -> Non
         saver.copy_thread("survivor", "copy")
         copied = saver.list({"configurable": {"thread_id": "copy"}})
         assert len(list(copied)) == history
+
+
+def test_server_down_for_a_while(
+    restartable: tuple[LocalServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the server is down, idempotent calls retry with backoff, and
+    succeed once it is back; if it stays down past the retries, the error
+    surfaces (bounded), and the saver works again once the server is back."""
+    server, url = restartable
+    config = {"configurable": {"thread_id": "patient"}}
+    # Generous delays, so that a slow machine's server start fits in them.
+    monkeypatch.setattr(_run, "RETRY_DELAYS", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
+    with SQLAlchemySaver.from_url(url) as saver:
+        saver.setup()
+        graph = _counter(saver, until=3)
+        graph.invoke({"count": 0, "log": []}, config)
+
+        server.stop()
+        coming_back = threading.Thread(target=server.start)
+        coming_back.start()
+        try:
+            assert graph.get_state(config).values["count"] == 3
+        finally:
+            coming_back.join()
+
+        monkeypatch.setattr(_run, "RETRY_DELAYS", (0.0, 0.1))
+        server.stop()
+        try:
+            with pytest.raises(sa.exc.OperationalError):
+                saver.get_tuple(config)
+        finally:
+            server.start()
+        assert graph.get_state(config).values["log"][-1] == "bump3"
 
 
 async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -26,11 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
 __all__ = [
+    "RETRY_DELAYS",
     "AsyncBinding",
     "Binding",
     "Call",
@@ -39,6 +41,7 @@ __all__ = [
     "Plan",
     "Step",
     "arun",
+    "retry_delay",
     "run",
 ]
 
@@ -109,9 +112,10 @@ class Job(Generic[T]):
         make: builds a fresh plan (a retry needs a new generator).
         autocommit: the plan is a single statement, atomic by itself, so it
             runs without BEGIN/COMMIT: two round trips saved on a network.
-        retry: the plan is idempotent, so it is run once more when the first
-            attempt lost its connection (a restarted server): the pool has
-            been invalidated by then and hands out a fresh one.
+        retry: the plan is idempotent, so it is run again when an attempt
+            lost its connection (a restarted server), a bounded number of
+            times with backoff (:data:`RETRY_DELAYS`): the pool has been
+            invalidated by then and hands out fresh connections.
         read_only: the plan only reads, so its transaction need not take
             the locks of a writer (SQLite: a deferred BEGIN).
     """
@@ -120,6 +124,28 @@ class Job(Generic[T]):
     autocommit: bool = False
     retry: bool = True
     read_only: bool = False
+
+
+# Seconds to wait before each new attempt of an idempotent job that lost its
+# connection: at once first (the pool has been invalidated and a restarted
+# server is usually back), then backing off while a server comes back up.
+# Bounded: about 3.5 s in all, then the error surfaces.
+RETRY_DELAYS = (0.0, 0.25, 1.0, 2.25)
+
+
+def retry_delay(job: Job[Any], error: DBAPIError, attempt: int) -> float | None:
+    """How long to wait before attempt ``attempt + 1`` of ``job`` after
+    ``error``, or None to give up and raise it.
+
+    Only a job that may run twice is retried, and only when the connection
+    was lost (the pool invalidated it) or could not be made at all (an
+    ``OperationalError`` with no statement: the server is not answering yet).
+    """
+    if not job.retry or attempt >= len(RETRY_DELAYS):
+        return None
+    lost = error.connection_invalidated
+    unreachable = isinstance(error, OperationalError) and error.statement is None
+    return RETRY_DELAYS[attempt] if lost or unreachable else None
 
 
 class Binding:
@@ -163,15 +189,19 @@ class Binding:
                     yield conn
 
     def run(self, job: Job[T]) -> T:
-        """Run ``job`` (again once if it may and lost its connection)."""
-        for attempt in range(2):
+        """Run ``job``; again, after :func:`retry_delay`, if it may and lost
+        its connection."""
+        attempt = 0
+        while True:
             try:
                 with self.transaction(job) as conn:
                     return run(job.make(), conn, self.options)
             except DBAPIError as exc:
-                if attempt or not (job.retry and exc.connection_invalidated):
+                delay = retry_delay(job, exc, attempt)
+                if delay is None:
                     raise
-        raise AssertionError("unreachable")
+            time.sleep(delay)
+            attempt += 1
 
 
 class AsyncBinding:
@@ -212,14 +242,17 @@ class AsyncBinding:
                     yield conn
 
     async def run(self, job: Job[T]) -> T:
-        for attempt in range(2):
+        attempt = 0
+        while True:
             try:
                 async with self.transaction(job) as conn:
                     return await arun(job.make(), conn, self.options)
             except DBAPIError as exc:
-                if attempt or not (job.retry and exc.connection_invalidated):
+                delay = retry_delay(job, exc, attempt)
+                if delay is None:
                     raise
-        raise AssertionError("unreachable")
+            await asyncio.sleep(delay)
+            attempt += 1
 
 
 class _NullAsyncLock:
