@@ -317,6 +317,27 @@ def test_server_down_for_a_while(
         assert graph.get_state(config).values["log"][-1] == "bump3"
 
 
+def test_retry_policy() -> None:
+    """Which failures run a job again: lost connections and, once the
+    database was reached, refused ones; never a job that may not run twice,
+    a statement that failed on a live connection, or past the last delay."""
+    job: _run.Job[None] = _run.Job(lambda: iter(()))
+    refused = sa.exc.OperationalError(None, None, Exception("connection refused"))
+    assert _run.retry_delay(job, refused, 0, reached=False) is None  # wrong host
+    delays = [
+        _run.retry_delay(job, refused, i, reached=True)
+        for i in range(len(_run.RETRY_DELAYS) + 1)
+    ]
+    assert delays == [*_run.RETRY_DELAYS, None]
+    assert delays[1:-1] == sorted(delays[1:-1]) and delays[1] > 0  # backing off
+    once = _run.Job(lambda: iter(()), retry=False)
+    assert _run.retry_delay(once, refused, 0, reached=True) is None
+    failed = sa.exc.OperationalError("SELECT 1", {}, Exception("statement timeout"))
+    assert _run.retry_delay(job, failed, 0, reached=True) is None
+    failed.connection_invalidated = True
+    assert _run.retry_delay(job, failed, 0, reached=True) == 0.0
+
+
 async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:
     server, url = restartable
     config = {"configurable": {"thread_id": "survivor-async"}}

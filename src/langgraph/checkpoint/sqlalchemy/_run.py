@@ -133,19 +133,23 @@ class Job(Generic[T]):
 RETRY_DELAYS = (0.0, 0.25, 1.0, 2.25)
 
 
-def retry_delay(job: Job[Any], error: DBAPIError, attempt: int) -> float | None:
+def retry_delay(
+    job: Job[Any], error: DBAPIError, attempt: int, *, reached: bool
+) -> float | None:
     """How long to wait before attempt ``attempt + 1`` of ``job`` after
     ``error``, or None to give up and raise it.
 
     Only a job that may run twice is retried, and only when the connection
-    was lost (the pool invalidated it) or could not be made at all (an
-    ``OperationalError`` with no statement: the server is not answering yet).
+    was lost (the pool invalidated it) or, once the database has been
+    ``reached`` before, could not be made (an ``OperationalError`` with no
+    statement: the server is not answering yet). A database never reached
+    (a wrong host or password) fails at once.
     """
     if not job.retry or attempt >= len(RETRY_DELAYS):
         return None
     lost = error.connection_invalidated
     unreachable = isinstance(error, OperationalError) and error.statement is None
-    return RETRY_DELAYS[attempt] if lost or unreachable else None
+    return RETRY_DELAYS[attempt] if lost or (reached and unreachable) else None
 
 
 class Binding:
@@ -163,6 +167,7 @@ class Binding:
         self.bind = bind
         self.lock = lock
         self.options = options
+        self.reached = False  # a connection was had once: see retry_delay
         # The same pool, with the options of one-statement and read-only jobs.
         self.autocommit: Engine | None = None
         self.reader: Engine | None = None
@@ -195,9 +200,10 @@ class Binding:
         while True:
             try:
                 with self.transaction(job) as conn:
+                    self.reached = True
                     return run(job.make(), conn, self.options)
             except DBAPIError as exc:
-                delay = retry_delay(job, exc, attempt)
+                delay = retry_delay(job, exc, attempt, reached=self.reached)
                 if delay is None:
                     raise
             time.sleep(delay)
@@ -218,6 +224,7 @@ class AsyncBinding:
         self.bind = bind
         self.lock = lock
         self.options = options
+        self.reached = False  # a connection was had once: see retry_delay
         self.autocommit: AsyncEngine | None = None
         self.reader: AsyncEngine | None = None
         if isinstance(bind, AsyncEngine):
@@ -246,9 +253,10 @@ class AsyncBinding:
         while True:
             try:
                 async with self.transaction(job) as conn:
+                    self.reached = True
                     return await arun(job.make(), conn, self.options)
             except DBAPIError as exc:
-                delay = retry_delay(job, exc, attempt)
+                delay = retry_delay(job, exc, attempt, reached=self.reached)
                 if delay is None:
                     raise
             await asyncio.sleep(delay)
