@@ -84,8 +84,12 @@ class Checkpoint(Base):
 
     __table_args__ = (
         Index(None, "thread_id"),
+        # Metadata filters are JSONB containment (@>) only: jsonb_path_ops.
         Index(
-            "checkpoints_metadata_gin_idx", "metadata", postgresql_using="gin"
+            "checkpoints_metadata_gin_idx",
+            "metadata",
+            postgresql_using="gin",
+            postgresql_ops={"metadata": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
     )
 
