@@ -24,7 +24,11 @@ from typing import Annotated, Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    CheckpointTuple,
+    empty_checkpoint,
+)
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
@@ -36,6 +40,7 @@ from langgraph.checkpoint.sqlalchemy.transfer import (
     TransferError,
     TransferProgress,
     UnknownLayoutError,
+    checksum,
     detect_layout,
     transfer,
     verify,
@@ -570,3 +575,42 @@ def test_migrate_is_a_command_of_the_cli(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "1 copied" in result.output
+
+
+def _order_sensitive_pair() -> tuple[str, str]:
+    """Two strings whose set iterates in a different order depending on which
+    was added first (in this process: string hashes vary per process)."""
+    words = [f"k{n}" for n in range(200)]
+    for a in words:
+        for b in words:
+            first, second = {a}, {b}
+            first.add(b)
+            second.add(a)
+            if list(first) != list(second):
+                return a, b
+    raise AssertionError("every pair iterates alike")
+
+
+def test_checksum_does_not_depend_on_set_order() -> None:
+    """Barrier channels hold sets; equal sets built in different orders
+    iterate (and serialize) differently, and must still checksum alike."""
+    a, b = _order_sensitive_pair()
+    first, second = {a}, {b}
+    first.add(b)
+    second.add(a)
+    assert first == second and list(first) != list(second)  # the precondition
+
+    def tuples(value: set[str]) -> list[CheckpointTuple]:
+        checkpoint = {**empty_checkpoint(), "id": "1", "ts": "2026-11-25T00:00:00"}
+        checkpoint["channel_values"] = {"join:a+b:c": value}
+        config: Any = {
+            "configurable": {
+                "thread_id": "t",
+                "checkpoint_ns": "",
+                "checkpoint_id": "1",
+            }
+        }
+        return [CheckpointTuple(config, checkpoint, {}, None, [("task", "x", value)])]
+
+    assert checksum(tuples(first)) == checksum(tuples(second))
+    assert checksum(tuples(first)) != checksum(tuples({a}))

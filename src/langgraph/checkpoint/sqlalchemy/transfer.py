@@ -669,6 +669,24 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` with every set in a fixed order, so that equal values
+    serialize to equal bytes. A set serializes in iteration order, which for
+    equal sets depends on how each was built (and on the process's string
+    hashes): LangGraph keeps barrier channels (``join:a+b:c``) as sets, so
+    the two sides of a transfer could hash differently for the same value."""
+    if isinstance(value, (set, frozenset)):
+        items = sorted((_canonical(v) for v in value), key=repr)
+        return ("__set__", items)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
 def checksum(
     tuples: Iterable[CheckpointTuple], serde: SerializerProtocol | None = None
 ) -> tuple[int, str]:
@@ -695,10 +713,10 @@ def checksum(
         _feed(h, _canonical_json(document))
         values = tup.checkpoint.get("channel_values") or {}
         for channel in sorted(values):
-            _feed(h, channel, *serde.dumps_typed(values[channel]))
+            _feed(h, channel, *serde.dumps_typed(_canonical(values[channel])))
         _feed(h, _canonical_json(Codec.metadata({}, tup.metadata)))
         for task_id, channel, value in tup.pending_writes or ():
-            _feed(h, task_id, channel, *serde.dumps_typed(value))
+            _feed(h, task_id, channel, *serde.dumps_typed(_canonical(value)))
         entries.append((ns, cid, h.hexdigest()))
     entries.sort()
     total = hashlib.sha256()
