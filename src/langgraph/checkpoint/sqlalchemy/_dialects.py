@@ -401,7 +401,7 @@ class DialectOps:
         if not rows:
             return
         if self.native_upsert:
-            yield Execute(_insert_ignore_statement(self.name, table), rows)
+            yield self._native_insert(table, rows, None)
         else:
             keys = _key_names(table)
             missing = yield from self._missing_rows(table, keys, rows)
@@ -418,7 +418,7 @@ class DialectOps:
         if not rows:
             return
         if self.native_upsert:
-            yield Execute(_upsert_statement(self.name, table, tuple(update)), rows)
+            yield self._native_insert(table, rows, tuple(update))
         else:
             # Portable: clear the rows that exist, then insert all of them. Both
             # run in the caller's transaction, so nobody sees the gap.
@@ -431,6 +431,33 @@ class DialectOps:
                     )
                 )
             yield Execute(insert(table), rows)
+
+    def _native_insert(
+        self,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        update: tuple[str, ...] | None,
+    ) -> Execute:
+        """One statement inserting ``rows``, ignoring (``update`` None) or
+        updating the ``update`` columns of rows whose key exists.
+
+        Up to ``_VALUES_ROWS`` rows with the same columns are one execution of
+        a cached statement (a ``hot`` one: a multi-row ``VALUES`` for several
+        rows); more are an executemany."""
+        n = len(rows)
+        columns = tuple(rows[0])
+        if n == 1:
+            return Execute(
+                _native_insert_statement(self.name, table, update), rows[0], hot=True
+            )
+        if n <= _VALUES_ROWS and all(tuple(r) == columns for r in rows):
+            params = {f"{c}_{i}": r[c] for i, r in enumerate(rows) for c in columns}
+            return Execute(
+                _native_insert_statement(self.name, table, update, columns, n),
+                params,
+                hot=True,
+            )
+        return Execute(_native_insert_statement(self.name, table, update), rows)
 
     def insert_ignore_then_upsert(
         self,
@@ -464,7 +491,7 @@ class DialectOps:
         statement = _pg_ignore_then_upsert_statement(
             first, table, shared, tuple(row), tuple(update), n
         )
-        yield Execute(statement, params)
+        yield Execute(statement, params, hot=True)
 
     def _present_keys(
         self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
@@ -631,38 +658,53 @@ def _key_names(table: Table) -> list[str]:
     return [c.name for c in table.primary_key.columns]
 
 
-@functools.cache
-def _insert_ignore_statement(name: str, table: Table) -> Executable:
-    if name in ("mysql", "mariadb"):
-        # A no-op update, not INSERT IGNORE: IGNORE would also swallow
-        # truncation and other errors that must surface.
-        ignore = mysql.insert(table)
-        first = _key_names(table)[0]
-        return ignore.on_duplicate_key_update({first: ignore.inserted[first]})
-    dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing(
-        index_elements=_key_names(table)
-    )
-
-
-@functools.cache
-def _upsert_statement(name: str, table: Table, update: tuple[str, ...]) -> Executable:
-    if name in ("mysql", "mariadb"):
-        upsert = mysql.insert(table)
-        return upsert.on_duplicate_key_update({c: upsert.inserted[c] for c in update})
-    stmt = (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=_key_names(table),
-        set_={c: stmt.excluded[c] for c in update},
-    )
-
-
 # Up to this many rows ride along as a VALUES list, one parameter per value;
 # more as one array per column through unnest(), so that a statement never
 # nears PostgreSQL's 65,535 parameters. Arrays cost more for small puts:
 # psycopg quotes each array element in Python (bytea escaped as text), where
 # a plain bytea parameter is dumped in C.
 _VALUES_ROWS = 32
+
+
+@functools.lru_cache(maxsize=8 * _VALUES_ROWS)
+def _native_insert_statement(
+    name: str,
+    table: Table,
+    update: tuple[str, ...] | None,
+    columns: tuple[str, ...] = (),
+    rows: int = 0,
+) -> Executable:
+    """``INSERT`` into ``table`` ignoring rows whose key exists (``update``
+    None) or overwriting their ``update`` columns. With ``rows``, the
+    ``columns`` of that many rows as a ``VALUES`` list bound as
+    ``{column}_{i}``; without, one row or an executemany."""
+    dialect_insert = {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+        "mysql": mysql.insert,
+        "mariadb": mysql.insert,
+    }[name]
+    stmt = dialect_insert(table)
+    if rows:
+        stmt = stmt.values(
+            [
+                {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns}
+                for i in range(rows)
+            ]
+        )
+    if isinstance(stmt, mysql.Insert):
+        if update is None:
+            # A no-op update, not INSERT IGNORE: IGNORE would also swallow
+            # truncation and other errors that must surface.
+            first = _key_names(table)[0]
+            return stmt.on_duplicate_key_update({first: stmt.inserted[first]})
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update})
+    if update is None:
+        return stmt.on_conflict_do_nothing(index_elements=_key_names(table))
+    return stmt.on_conflict_do_update(
+        index_elements=_key_names(table),
+        set_={c: stmt.excluded[c] for c in update},
+    )
 
 
 @functools.lru_cache(maxsize=4 * _VALUES_ROWS)

@@ -314,7 +314,9 @@ def get_tuple(
         params = {"thread_id": thread_id, "checkpoint_ns": ns}
         if checkpoint_id is not None:
             params["checkpoint_id"] = checkpoint_id
-        result = yield Execute(_get_in_one(ops, checkpoint_id is not None), params)
+        result = yield Execute(
+            _get_in_one(ops, checkpoint_id is not None), params, hot=True
+        )
         stored: StoredCheckpoint | None = None
         blobs: dict[str, tuple[str, bytes | None]] = {}
         writes: list[StoredWrite] = []

@@ -6,7 +6,12 @@ statement and its parameters) or :class:`Call` (a function of a sync
 A plan never knows whether it runs on an ``Engine`` or an ``AsyncEngine``:
 ``AsyncConnection.execute`` returns a buffered result with the sync API.
 :func:`run` drives a plan on a ``Connection``; :func:`arun` on an
-``AsyncConnection``. Each shell opens one transaction per plan around them.
+``AsyncConnection``, by running the same sync driver in SQLAlchemy's
+greenlet (``run_sync``), as ``AsyncConnection.execute`` itself does. Each
+shell opens one transaction per plan around them.
+
+Statements marked ``hot`` (long-lived objects on the path of every
+superstep) skip ``Connection.execute``: see :mod:`._compiled`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
+from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
+
 __all__ = [
     "RETRY_DELAYS",
     "AsyncBinding",
@@ -50,10 +57,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Execute:
-    """Execute ``statement``; a list of ``params`` makes it an executemany."""
+    """Execute ``statement``; a list of ``params`` makes it an executemany.
+
+    ``hot``: the statement is a long-lived object (module-level or from a
+    cached builder), which the driver may compile once and run on the DBAPI
+    cursor (:mod:`._compiled`). Its result is then a list of named tuples
+    with ``first()``/``scalar()``/``all()``, not a ``Result``."""
 
     statement: Executable
     params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
+    hot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,41 +80,47 @@ Step = Execute | Call
 Plan = Generator[Step, Any, T]
 
 
-def run(plan: Plan[T], conn: Connection, options: Mapping[str, Any] | None = None) -> T:
+def run(
+    plan: Plan[T],
+    conn: Connection,
+    options: Mapping[str, Any] | None = None,
+    statements: CompiledStatements | None = None,
+) -> T:
     """Drive ``plan`` on a sync connection and return what it returns.
 
     ``options`` are execution options for every statement (the saver's
-    ``schema_translate_map``)."""
+    ``schema_translate_map``); ``statements`` compiles the ``hot`` ones."""
     try:
         step = next(plan)
         while True:
             if isinstance(step, Call):
                 result = step.fn(conn)
             else:
-                result = conn.execute(
-                    step.statement, step.params, execution_options=options
+                compiled = (
+                    statements.get(step.statement, step.params)  # type: ignore[arg-type]
+                    if statements is not None and step.hot and is_single(step.params)
+                    else None
                 )
+                if compiled is not None:
+                    result = statements.execute(conn, compiled, step.params)  # type: ignore[union-attr, arg-type]
+                else:
+                    result = conn.execute(
+                        step.statement, step.params, execution_options=options
+                    )
             step = plan.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
 
 async def arun(
-    plan: Plan[T], conn: AsyncConnection, options: Mapping[str, Any] | None = None
+    plan: Plan[T],
+    conn: AsyncConnection,
+    options: Mapping[str, Any] | None = None,
+    statements: CompiledStatements | None = None,
 ) -> T:
-    """Drive ``plan`` on an async connection and return what it returns."""
-    try:
-        step = next(plan)
-        while True:
-            if isinstance(step, Call):
-                result = await conn.run_sync(step.fn)
-            else:
-                result = await conn.execute(
-                    step.statement, step.params, execution_options=options
-                )
-            step = plan.send(result)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    """Drive ``plan`` on an async connection: :func:`run`, in the greenlet
+    where SQLAlchemy turns the driver's awaits into plain calls."""
+    return await conn.run_sync(lambda sync_conn: run(plan, sync_conn, options, statements))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +171,40 @@ def retry_delay(
     return RETRY_DELAYS[attempt] if lost or (reached and unreachable) else None
 
 
-class Binding:
-    """Where a saver's jobs run: its bind, the lock that serializes a shared
-    connection, and the execution options of every statement."""
+E = TypeVar("E", Engine, AsyncEngine)
+L = TypeVar("L", threading.RLock, asyncio.Lock)
+
+
+class _Place(Generic[E, L]):
+    """What both bindings hold: the bind, the lock that serializes a shared
+    connection, the execution options of every statement, the hot
+    statements compiled for this bind, and the same pool with the options of
+    one-statement and read-only jobs."""
+
+    def __init__(
+        self,
+        bind: E | Connection | AsyncConnection,
+        engine: E | None,
+        lock: L | None,
+        options: Mapping[str, Any] | None,
+        autocommit_options: Mapping[str, Any],
+        read_only_options: Mapping[str, Any],
+    ) -> None:
+        self.lock = lock
+        self.options = options
+        self.reached = False  # a connection was had once: see retry_delay
+        self.statements = CompiledStatements(
+            bind.dialect, (options or {}).get("schema_translate_map")
+        )
+        self.autocommit: E | None = None
+        self.reader: E | None = None
+        if engine is not None:
+            self.autocommit = engine.execution_options(**autocommit_options)
+            self.reader = engine.execution_options(**read_only_options)
+
+
+class Binding(_Place[Engine, threading.RLock]):
+    """Where a sync saver's jobs run."""
 
     def __init__(
         self,
@@ -164,16 +214,11 @@ class Binding:
         autocommit_options: Mapping[str, Any],
         read_only_options: Mapping[str, Any],
     ) -> None:
+        engine = bind if isinstance(bind, Engine) else None
+        super().__init__(
+            bind, engine, lock, options, autocommit_options, read_only_options
+        )
         self.bind = bind
-        self.lock = lock
-        self.options = options
-        self.reached = False  # a connection was had once: see retry_delay
-        # The same pool, with the options of one-statement and read-only jobs.
-        self.autocommit: Engine | None = None
-        self.reader: Engine | None = None
-        if isinstance(bind, Engine):
-            self.autocommit = bind.execution_options(**autocommit_options)
-            self.reader = bind.execution_options(**read_only_options)
 
     @contextmanager
     def transaction(self, job: Job[Any]) -> Iterator[Connection]:
@@ -201,7 +246,7 @@ class Binding:
             try:
                 with self.transaction(job) as conn:
                     self.reached = True
-                    return run(job.make(), conn, self.options)
+                    return run(job.make(), conn, self.options, self.statements)
             except DBAPIError as exc:
                 delay = retry_delay(job, exc, attempt, reached=self.reached)
                 if delay is None:
@@ -210,7 +255,7 @@ class Binding:
             attempt += 1
 
 
-class AsyncBinding:
+class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
     """The async twin of :class:`Binding`."""
 
     def __init__(
@@ -221,15 +266,11 @@ class AsyncBinding:
         autocommit_options: Mapping[str, Any],
         read_only_options: Mapping[str, Any],
     ) -> None:
+        engine = bind if isinstance(bind, AsyncEngine) else None
+        super().__init__(
+            bind, engine, lock, options, autocommit_options, read_only_options
+        )
         self.bind = bind
-        self.lock = lock
-        self.options = options
-        self.reached = False  # a connection was had once: see retry_delay
-        self.autocommit: AsyncEngine | None = None
-        self.reader: AsyncEngine | None = None
-        if isinstance(bind, AsyncEngine):
-            self.autocommit = bind.execution_options(**autocommit_options)
-            self.reader = bind.execution_options(**read_only_options)
 
     @asynccontextmanager
     async def transaction(self, job: Job[Any]) -> AsyncIterator[AsyncConnection]:
@@ -254,7 +295,9 @@ class AsyncBinding:
             try:
                 async with self.transaction(job) as conn:
                     self.reached = True
-                    return await arun(job.make(), conn, self.options)
+                    return await arun(
+                        job.make(), conn, self.options, self.statements
+                    )
             except DBAPIError as exc:
                 delay = retry_delay(job, exc, attempt, reached=self.reached)
                 if delay is None:
