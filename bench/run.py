@@ -15,7 +15,7 @@ for entry in (REPO, REPO / "tests"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from bench import report  # noqa: E402
+from bench import plot, report  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 from bench.servers import bench_env  # noqa: E402
 from bench.settings import Context, settings  # noqa: E402
@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"{', '.join(SCENARIOS)}",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write results here")
+    parser.add_argument(
+        "--plot", type=Path, metavar="PATH", help="draw the ratios as an SVG chart here"
+    )
     parser.add_argument(
         "--rounds", type=int, metavar="N", help="measured rounds per scenario"
     )
@@ -87,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
             servers,
         )
         print(f"results written to {args.json}")
+    if args.plot is not None:
+        title = (
+            f"ours / official, {time.strftime('%Y-%m-%d')} (below 1x: ours "
+            "faster or smaller; for throughput, above 1x: ours does more)"
+        )
+        plot.write_svg(args.plot, rows, title)
+        print(f"chart written to {args.plot}")
     return 0
 
 

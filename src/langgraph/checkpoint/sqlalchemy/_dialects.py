@@ -149,6 +149,12 @@ def engine_defaults(
     elif url.get_backend_name() == "sqlite":
         # Writers from other processes wait up to 30 s instead of failing.
         options["connect_args"] = {"timeout": 30}
+    else:
+        # The most recently used connection first: a saver called in sequence
+        # keeps reusing one warm server process (its plan and catalog caches
+        # hot) instead of cycling through the pool, and spare connections stay
+        # idle long enough for server-side timeouts to reclaim them.
+        options["pool_use_lifo"] = True
     # No pool_pre_ping: it costs a round trip on every checkout. A restarted
     # server instead fails the first statement on a dead connection, which
     # invalidates the pool, and the saver runs that (idempotent) call again
@@ -200,7 +206,16 @@ def _begin_immediate(conn: Connection) -> None:
     options = conn.get_execution_options()
     if options.get("isolation_level") == "AUTOCOMMIT" or options.get(_NO_BEGIN):
         return
-    conn.exec_driver_sql("BEGIN" if options.get(_READ_ONLY) else "BEGIN IMMEDIATE")
+    # On the cursor, as the hot statements run (see _compiled): a full
+    # execution would cost more than the BEGIN itself. _cursor_execute keeps
+    # SQLAlchemy's error wrapping ("database is locked" and all).
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        conn._cursor_execute(
+            cursor, "BEGIN" if options.get(_READ_ONLY) else "BEGIN IMMEDIATE", ()
+        )
+    finally:
+        cursor.close()
 
 
 class TransactionOptions(NamedTuple):
@@ -678,32 +693,32 @@ def _native_insert_statement(
     None) or overwriting their ``update`` columns. With ``rows``, the
     ``columns`` of that many rows as a ``VALUES`` list bound as
     ``{column}_{i}``; without, one row or an executemany."""
-    dialect_insert = {
-        "postgresql": postgresql.insert,
-        "sqlite": sqlite.insert,
-        "mysql": mysql.insert,
-        "mariadb": mysql.insert,
-    }[name]
-    stmt = dialect_insert(table)
-    if rows:
-        stmt = stmt.values(
+
+    def with_rows(stmt: Any) -> Any:
+        if not rows:
+            return stmt
+        return stmt.values(
             [
                 {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns}
                 for i in range(rows)
             ]
         )
-    if isinstance(stmt, mysql.Insert):
+
+    keys = _key_names(table)
+    if name in ("mysql", "mariadb"):
+        mine = with_rows(mysql.insert(table))
         if update is None:
             # A no-op update, not INSERT IGNORE: IGNORE would also swallow
             # truncation and other errors that must surface.
-            first = _key_names(table)[0]
-            return stmt.on_duplicate_key_update({first: stmt.inserted[first]})
-        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update})
+            return mine.on_duplicate_key_update({keys[0]: mine.inserted[keys[0]]})  # type: ignore[no-any-return]
+        return mine.on_duplicate_key_update({c: mine.inserted[c] for c in update})  # type: ignore[no-any-return]
+    stmt = with_rows(
+        (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+    )
     if update is None:
-        return stmt.on_conflict_do_nothing(index_elements=_key_names(table))
-    return stmt.on_conflict_do_update(
-        index_elements=_key_names(table),
-        set_={c: stmt.excluded[c] for c in update},
+        return stmt.on_conflict_do_nothing(index_elements=keys)  # type: ignore[no-any-return]
+    return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=keys, set_={c: stmt.excluded[c] for c in update}
     )
 
 

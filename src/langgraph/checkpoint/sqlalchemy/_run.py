@@ -31,12 +31,11 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
-
-from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
 
 __all__ = [
     "RETRY_DELAYS",
@@ -120,7 +119,9 @@ async def arun(
 ) -> T:
     """Drive ``plan`` on an async connection: :func:`run`, in the greenlet
     where SQLAlchemy turns the driver's awaits into plain calls."""
-    return await conn.run_sync(lambda sync_conn: run(plan, sync_conn, options, statements))
+    return await conn.run_sync(
+        lambda sync_conn: run(plan, sync_conn, options, statements)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,7 @@ class _Place(Generic[E, L]):
         autocommit_options: Mapping[str, Any],
         read_only_options: Mapping[str, Any],
     ) -> None:
-        self.lock = lock
+        self.lock: L | None = lock
         self.options = options
         self.reached = False  # a connection was had once: see retry_delay
         self.statements = CompiledStatements(
@@ -295,9 +296,7 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
             try:
                 async with self.transaction(job) as conn:
                     self.reached = True
-                    return await arun(
-                        job.make(), conn, self.options, self.statements
-                    )
+                    return await arun(job.make(), conn, self.options, self.statements)
             except DBAPIError as exc:
                 delay = retry_delay(job, exc, attempt, reached=self.reached)
                 if delay is None:
