@@ -40,10 +40,12 @@ def svg(rows: Sequence[Row], title: str) -> str:
     bottom = height - 25
     for tick in range(int(top * 1.05) + 1):
         tx = x(tick)
-        dash = ' stroke-dasharray="4 3" stroke="#666"' if tick == 1 else ""
+        # 1x, parity with the official saver, dashed and darker.
+        stroke = (
+            'stroke="#666" stroke-dasharray="4 3"' if tick == 1 else 'stroke="#ccc"'
+        )
         out.append(
-            f'<line x1="{tx:.1f}" y1="{TOP - 8}" x2="{tx:.1f}" y2="{bottom}" '
-            f'stroke="#ccc"{dash}/>'
+            f'<line x1="{tx:.1f}" y1="{TOP - 8}" x2="{tx:.1f}" y2="{bottom}" {stroke}/>'
         )
         out.append(
             f'<text x="{tx:.1f}" y="{bottom + 15}" text-anchor="middle">{tick}x</text>'

@@ -254,32 +254,47 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
         cast(null(), Integer).label("idx"),
         no_text.label("version"),
     )
+    blob_of_version = and_(
+        B.thread_id == target.c.thread_id,
+        B.checkpoint_ns == target.c.checkpoint_ns,
+        B.channel == versions.c.key,
+        # As text: SQLite's json_each keeps integer versions integers.
+        B.version == cast(versions.c.value, String),
+    )
+    if ops.blobs_by_lateral_lookup:
+        # One primary-key lookup per channel, whatever the thread holds. The
+        # LIMIT keeps the lateral subquery from being flattened into a join.
+        one = (
+            select(B.channel, B.type, B.blob, B.version)
+            .where(blob_of_version)
+            .limit(literal_column("1", Integer))
+            .lateral("blob")
+        )
+        blob_source = select(one.c.channel, one.c.type, one.c.blob, one.c.version)
+        blob_source = blob_source.select_from(
+            target.join(versions, true()).join(one, true())
+        )
+    else:
+        # SQLite: channels without a blob (inline values) give a NULL row.
+        blob_source = select(B.channel, B.type, B.blob, B.version).select_from(
+            target.join(versions, true()).join(
+                BLOBS, blob_of_version, isouter=ops.outer_join_keeps_order
+            )
+        )
+    picked = blob_source.subquery("picked")
     blobs_branch = select(
         literal_column("'b'"),
         no_text,
         no_text,
         no_doc,
         no_doc,
-        B.channel,
-        B.type,
-        B.blob,
+        picked.c.channel,
+        picked.c.type,
+        picked.c.blob,
         no_text,
         no_text,
         cast(null(), Integer),
-        B.version,
-    ).select_from(
-        # Channels without a blob (inline values) give a NULL row when outer.
-        target.join(versions, true()).join(
-            BLOBS,
-            and_(
-                B.thread_id == target.c.thread_id,
-                B.checkpoint_ns == target.c.checkpoint_ns,
-                B.channel == versions.c.key,
-                # As text: SQLite's json_each keeps integer versions integers.
-                B.version == cast(versions.c.value, String),
-            ),
-            isouter=ops.outer_join_keeps_order,
-        )
+        picked.c.version,
     )
     writes_branch = select(
         literal_column("'w'"),
