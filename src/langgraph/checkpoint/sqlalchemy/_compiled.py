@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
@@ -209,6 +209,8 @@ class CompiledStatements:
             cursor.close()
 
 
-def is_single(params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None) -> bool:
+def is_single(
+    params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None,
+) -> TypeGuard[Mapping[str, Any] | None]:
     """Parameters for one execution (not an executemany)."""
     return params is None or isinstance(params, Mapping)

@@ -264,16 +264,15 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
     if ops.blobs_by_lateral_lookup:
         # One primary-key lookup per channel, whatever the thread holds. The
         # LIMIT keeps the lateral subquery from being flattened into a join.
-        one = (
+        lookup = (
             select(B.channel, B.type, B.blob, B.version)
             .where(blob_of_version)
             .limit(literal_column("1", Integer))
             .lateral("blob")
         )
-        blob_source = select(one.c.channel, one.c.type, one.c.blob, one.c.version)
-        blob_source = blob_source.select_from(
-            target.join(versions, true()).join(one, true())
-        )
+        blob_source = select(
+            lookup.c.channel, lookup.c.type, lookup.c.blob, lookup.c.version
+        ).select_from(target.join(versions, true()).join(lookup, true()))
     else:
         # SQLite: channels without a blob (inline values) give a NULL row.
         blob_source = select(B.channel, B.type, B.blob, B.version).select_from(

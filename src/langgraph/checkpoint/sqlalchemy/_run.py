@@ -4,11 +4,10 @@ Every operation is a *plan*: a generator that yields :class:`Execute` (a
 statement and its parameters) or :class:`Call` (a function of a sync
 ``Connection``, such as ``MetaData.create_all``) and is sent back each result.
 A plan never knows whether it runs on an ``Engine`` or an ``AsyncEngine``:
-``AsyncConnection.execute`` returns a buffered result with the sync API.
-:func:`run` drives a plan on a ``Connection``; :func:`arun` on an
-``AsyncConnection``, by running the same sync driver in SQLAlchemy's
-greenlet (``run_sync``), as ``AsyncConnection.execute`` itself does. Each
-shell opens one transaction per plan around them.
+:func:`run` drives it on a ``Connection``, and :func:`arun` on an
+``AsyncConnection`` runs that same sync driver in SQLAlchemy's greenlet
+(``run_sync``), as ``AsyncConnection.execute`` itself does. Each shell
+opens one transaction per plan around them.
 
 Statements marked ``hot`` (long-lived objects on the path of every
 superstep) skip ``Connection.execute``: see :mod:`._compiled`.
@@ -29,7 +28,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
 from sqlalchemy import Connection, Engine
@@ -95,20 +94,26 @@ def run(
             if isinstance(step, Call):
                 result = step.fn(conn)
             else:
-                compiled = (
-                    statements.get(step.statement, step.params)  # type: ignore[arg-type]
-                    if statements is not None and step.hot and is_single(step.params)
-                    else None
-                )
-                if compiled is not None:
-                    result = statements.execute(conn, compiled, step.params)  # type: ignore[union-attr, arg-type]
-                else:
-                    result = conn.execute(
-                        step.statement, step.params, execution_options=options
-                    )
+                result = _execute(step, conn, options, statements)
             step = plan.send(result)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return cast(T, done.value)
+
+
+def _execute(
+    step: Execute,
+    conn: Connection,
+    options: Mapping[str, Any] | None,
+    statements: CompiledStatements | None,
+) -> Any:
+    """One statement: on the DBAPI cursor when it is hot and compiled,
+    through ``Connection.execute`` otherwise (executemany included)."""
+    params = step.params
+    if statements is not None and step.hot and is_single(params):
+        compiled = statements.get(step.statement, params)
+        if compiled is not None:
+            return statements.execute(conn, compiled, params)
+    return conn.execute(step.statement, params, execution_options=options)
 
 
 async def arun(
