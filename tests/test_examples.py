@@ -205,6 +205,7 @@ def test_host_app_migrations_example(example_db: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Running upgrade  -> lgcp0001" in result.stderr
+    assert "Running upgrade lgcp0001 -> lgcp0002" in result.stderr
     assert "Running upgrade  -> host0001" in result.stderr
 
     engine = sa.create_engine(migrate.sync_url(example_db))
@@ -213,9 +214,10 @@ def test_host_app_migrations_example(example_db: str) -> None:
             tables = set(sa.inspect(conn).get_table_names())
             assert {"users", "alembic_version", *OUR_TABLES} <= tables
             assert migrate.VERSION_TABLE not in tables  # one record: the host's
-            assert MigrationContext.configure(conn).get_current_heads() == (
-                "host0001",  # lgcp0001 comes with it, through depends_on
-            )
+            # One row per branch: host0001 (its depends_on brought lgcp0001
+            # first) and our head.
+            heads = set(MigrationContext.configure(conn).get_current_heads())
+            assert heads == {"host0001", "lgcp0002"}
             conn.execute(sa.text("INSERT INTO users (name) VALUES ('ada')"))
             conn.commit()
         # Our saver works there as it is, with no setup().

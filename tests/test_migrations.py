@@ -69,7 +69,7 @@ def test_setup_is_cheap_at_head(saver: SQLAlchemySaver) -> None:
         s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER"))
     ]
     with saver.bind.connect() as conn:  # type: ignore[union-attr]
-        assert migrate.current_heads(conn) == {"lgcp0001"}
+        assert migrate.current_heads(conn) == {"lgcp0002"}
 
 
 def test_offline_sql_renders_ddl(backend: Backend) -> None:
@@ -109,7 +109,7 @@ def test_command_line_forms(backend: Backend) -> None:
     module = "langgraph.checkpoint.sqlalchemy.migrate"
     try:
         _cli("-m", module, "-x", f"url={url}", "upgrade", "head")
-        assert "lgcp0001" in _cli("-m", module, "-x", f"url={url}", "current")
+        assert "lgcp0002" in _cli("-m", module, "-x", f"url={url}", "current")
         assert "lgcp0001" in _cli("-m", module, "history")
         # The checkout's alembic/ folder and an environment variable.
         out = _cli(
@@ -120,7 +120,7 @@ def test_command_line_forms(backend: Backend) -> None:
             "current",
             env={migrate.URL_ENV_VAR: url},
         )
-        assert "lgcp0001" in out
+        assert "lgcp0002" in out
         _cli("-m", module, "-x", f"url={url}", "downgrade", "base")
         engine = sa.create_engine(url)
         try:
@@ -165,7 +165,7 @@ def test_two_schemas_are_isolated(request: pytest.FixtureRequest, server: str) -
             if conn.dialect.name == "postgresql":
                 path = conn.execute(sa.text("show search_path")).scalar()
                 assert path == '"$user", public'
-            assert migrate.current_heads(conn, schema=a_name) == {"lgcp0001"}
+            assert migrate.current_heads(conn, schema=a_name) == {"lgcp0002"}
 
 
 def test_adopts_official_postgres_tables(postgres_url: str) -> None:
@@ -197,7 +197,7 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
     with SQLAlchemySaver.from_url(url) as ours:
         ours.setup()
         with ours.bind.connect() as conn:  # type: ignore[union-attr]
-            assert migrate.current_heads(conn) == {"lgcp0001"}
+            assert migrate.current_heads(conn) == {"lgcp0002"}
             indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("checkpoints")}
         assert "checkpoints_metadata_gin_idx" in indexes
         after = list(ours.list(None))
@@ -235,10 +235,10 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
         with engine.connect() as conn:
             assert {"users", "alembic_version"} | OUR_TABLES <= tables()
             assert migrate.VERSION_TABLE not in tables()  # the host's table is used
-            # lgcp0001 is implied by host0001's depends_on, so Alembic keeps
-            # one row; `alembic current` reports it as an "effective head".
+            # One row per branch: the host's head, and ours (lgcp0002, on top
+            # of the lgcp0001 that host0001's depends_on names).
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001"}
+            assert heads == {"host0001", "lgcp0002"}
             sys.path.insert(0, str(HOST_APP))
             try:
                 from host_models import host_metadata

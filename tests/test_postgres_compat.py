@@ -50,6 +50,13 @@ pytestmark = pytest.mark.postgres
 TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 OFFICIAL_BOOKKEEPING = "checkpoint_migrations"
 OUR_EXTRA_INDEXES = {"checkpoints_metadata_gin_idx"}
+# The official saver's, which ours drops (revision lgcp0002): every primary key
+# starts with thread_id, so they only cost writes.
+OFFICIAL_THREAD_ID_INDEXES = {
+    "checkpoints_thread_id_idx",
+    "checkpoint_blobs_thread_id_idx",
+    "checkpoint_writes_thread_id_idx",
+}
 
 
 # -- databases -----------------------------------------------------------------
@@ -392,17 +399,28 @@ def _contents(url: str) -> dict[str, Any]:
     return tables
 
 
-def _assert_only_added(
-    before: dict[str, Any], after: dict[str, Any], tables: set[str], indexes: set[str]
+def _assert_changed(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    tables: set[str],
+    added: set[str] = frozenset(),  # type: ignore[assignment]
+    dropped: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
-    """``after`` is ``before`` plus the given tables and checkpoints indexes."""
+    """``after`` is ``before`` plus ``tables``, with exactly the indexes
+    ``added`` and ``dropped``: no column, key or other index changed."""
     assert set(after) == set(before) | tables
+    were_added: set[str] = set()
+    were_dropped: set[str] = set()
     for table, was in before.items():
-        now = dict(after[table])
-        extra = set(now["indexes"]) - set(was["indexes"])
-        assert extra <= indexes, table
-        now["indexes"] = {k: v for k, v in now["indexes"].items() if k not in extra}
-        assert now == was, table
+        now = after[table]
+        assert {**now, "indexes": None} == {**was, "indexes": None}, table
+        kept = set(was["indexes"]) & set(now["indexes"])
+        assert {k: now["indexes"][k] for k in kept} == {
+            k: was["indexes"][k] for k in kept
+        }, table
+        were_added |= set(now["indexes"]) - set(was["indexes"])
+        were_dropped |= set(was["indexes"]) - set(now["indexes"])
+    assert (were_added, were_dropped) == (added, dropped)
 
 
 # UUIDs (checkpoint and task IDs), 128-bit hex hashes (interrupt IDs), channel
@@ -496,9 +514,13 @@ def test_official_then_ours(database: str, nested: bool) -> None:
     engine = sa.create_engine(database)
     try:
         ours = SQLAlchemySaver(engine)
-        ours.setup()  # adopts the official tables: adds, changes nothing
-        _assert_only_added(
-            schema, _schema(database), {VERSION_TABLE}, OUR_EXTRA_INDEXES
+        ours.setup()  # adopts the official tables: no column or row changes
+        _assert_changed(
+            schema,
+            _schema(database),
+            {VERSION_TABLE},
+            added=OUR_EXTRA_INDEXES,
+            dropped=OFFICIAL_THREAD_ID_INDEXES,
         )
         assert _contents(database) == contents
         adopted = _schema(database)
@@ -542,7 +564,14 @@ def test_ours_then_official(database: str, nested: bool) -> None:
 
     with PostgresSaver.from_conn_string(_libpq(database)) as official:
         official.setup()  # its migrations run over our tables
-        _assert_only_added(schema, _schema(database), {OFFICIAL_BOOKKEEPING}, set())
+        # They add their thread_id indexes back (which ours leaves alone
+        # from then on: its own revisions are done).
+        _assert_changed(
+            schema,
+            _schema(database),
+            {OFFICIAL_BOOKKEEPING},
+            added=OFFICIAL_THREAD_ID_INDEXES,
+        )
         assert {k: v for k, v in _contents(database).items() if k in TABLES} == contents
         adopted = _schema(database)
         official.setup()  # and again
@@ -621,9 +650,10 @@ def test_same_tables_columns_and_keys(two_databases: tuple[str, str]) -> None:
         )
         assert {c[1] for c in got["columns"]} <= KNOWN_TYPES, table
         assert got["pk"] == want["pk"], table
-        # Every official index, by name and definition; ours may add some.
-        assert {k: got["indexes"].get(k) for k in want["indexes"]} == want["indexes"]
+        # Indexes: the official ones but thread_id's, plus ours.
+        assert set(want["indexes"]) - set(got["indexes"]) <= OFFICIAL_THREAD_ID_INDEXES
         assert set(got["indexes"]) - set(want["indexes"]) <= OUR_EXTRA_INDEXES
+        assert set(want["indexes"]) & OFFICIAL_THREAD_ID_INDEXES, table
         for kind in ("unique", "foreign_keys", "checks"):
             assert got[kind] == want[kind] == [], (table, kind)
 

@@ -1,10 +1,12 @@
 """The declarative schema: three tables on one ``MetaData``.
 
 Host applications can add ``metadata`` to their own Alembic
-``target_metadata``. On PostgreSQL the tables, columns, keys and index names are
-those of langgraph-checkpoint-postgres, so either saver can read what the other
-wrote; the one extra index (GIN on ``checkpoints.metadata``) only speeds up
-metadata filters.
+``target_metadata``. On PostgreSQL the tables, columns and keys are those of
+langgraph-checkpoint-postgres, so either saver can read what the other wrote.
+The indexes differ: the official saver's ``thread_id`` indexes are left out
+(every primary key starts with ``thread_id``, so they only cost writes; see
+revision lgcp0002), and a GIN index on ``checkpoints.metadata`` serves metadata
+filters.
 
 * ``checkpoints``: one row per checkpoint. ``checkpoint`` holds the checkpoint
   document with its small primitive channel values inlined; larger values live
@@ -83,7 +85,6 @@ class Checkpoint(Base):
     )
 
     __table_args__ = (
-        Index(None, "thread_id"),
         # Metadata filters are JSONB containment (@>) only: jsonb_path_ops.
         Index(
             "checkpoints_metadata_gin_idx",
@@ -110,8 +111,6 @@ class CheckpointBlob(Base):
     type: Mapped[str] = mapped_column(key_string(TYPE_LENGTH))
     blob: Mapped[bytes | None] = mapped_column(blob())
 
-    __table_args__ = (Index(None, "thread_id"),)
-
 
 class CheckpointWrite(Base):
     """One pending write of one task, following one checkpoint."""
@@ -135,5 +134,3 @@ class CheckpointWrite(Base):
     task_path: Mapped[str] = mapped_column(
         key_string(TASK_PATH_LENGTH), server_default=text("''")
     )
-
-    __table_args__ = (Index(None, "thread_id"),)
