@@ -199,7 +199,15 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
         with ours.bind.connect() as conn:  # type: ignore[union-attr]
             assert migrate.current_heads(conn) == {"lgcp0002"}
             indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("checkpoints")}
-        assert "checkpoints_metadata_gin_idx" in indexes
+            gin_options = conn.execute(
+                sa.text(
+                    "SELECT reloptions FROM pg_class"
+                    " WHERE relname = 'checkpoints_metadata_gin_idx'"
+                )
+            ).scalar()
+        # Ours in, the official thread_id index out (lgcp0002).
+        assert indexes == {"checkpoints_metadata_gin_idx"}  # and the primary key
+        assert gin_options == ["fastupdate=off"]
         after = list(ours.list(None))
         assert [t.config for t in after] == [t.config for t in before]
         assert [t.checkpoint for t in after] == [t.checkpoint for t in before]
