@@ -406,7 +406,9 @@ def test_db_upgrade_current_downgrade(backend: Backend, tmp_path: Path) -> None:
         again = ok("db", "upgrade", "--url", url, *schema).stdout
         assert "nothing to do" in again
         history = ok_json("db", "history", "--url", url, *schema)
-        assert [r["current"] for r in history] == [True] * len(history)
+        # Newest first: the head is current, the rest lead up to it.
+        assert [r["current"] for r in history] == [True] + [False] * (len(history) - 1)
+        assert [r["revision"] for r in history[:1]] == upgraded["after"]
 
         refused = run("db", "downgrade", "base", "--url", url, *schema, input="n\n")
         assert refused.exit_code != 0

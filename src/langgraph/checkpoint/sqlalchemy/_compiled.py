@@ -109,7 +109,10 @@ class _Compiled:
         return params
 
     def decode(self, cursor: Any, dialect: Dialect) -> Rows:
-        if cursor.description is None:
+        # Only a SELECT returns rows here (RETURNING is never hot). Asking the
+        # cursor instead costs more than it seems: psycopg builds
+        # ``description`` anew, one object per column, at every access.
+        if not self.columns:
             rows = Rows()
             rows.rowcount = cursor.rowcount
             return rows

@@ -24,8 +24,9 @@ def make_engine(
 ) -> Engine:
     """A sync engine for ``url`` with the defaults described in ``from_url``."""
     parsed = normalize_url(url, is_async=False)
-    engine = create_engine(parsed, **engine_defaults(parsed, engine_kwargs))
-    tune_engine(engine, parsed)
+    options = engine_defaults(parsed, engine_kwargs)
+    engine = create_engine(parsed, **options)
+    tune_engine(engine, parsed, options)
     return engine
 
 
@@ -34,8 +35,9 @@ def make_async_engine(
 ) -> AsyncEngine:
     """An async engine for ``url`` with the defaults described in ``from_url``."""
     parsed = normalize_url(url, is_async=True)
-    engine = create_async_engine(parsed, **engine_defaults(parsed, engine_kwargs))
-    tune_engine(engine.sync_engine, parsed)
+    options = engine_defaults(parsed, engine_kwargs)
+    engine = create_async_engine(parsed, **options)
+    tune_engine(engine.sync_engine, parsed, options)
     return engine
 
 

@@ -1,0 +1,109 @@
+"""What each job sends around its statements, on the engines ``from_url`` makes.
+
+One-statement jobs (the whole hot path) must send nothing but their statement:
+a BEGIN/COMMIT pair would be two more round trips. Jobs of several statements
+must run in one transaction, which on a SQLite file and on psycopg is the
+saver's own explicit BEGIN (those engines autocommit at the driver: see
+``_dialects.tune_engine``), and on the others SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.checkpoint.conformance.test_utils import (
+    generate_checkpoint,
+    generate_config,
+    generate_metadata,
+)
+from sqlalchemy import event
+
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+
+from conftest import Backend
+
+# Backends whose from_url engine sends BEGIN itself.
+EXPLICIT_BEGIN = {
+    "sqlite": "BEGIN IMMEDIATE",
+    "sqlite-portable": "BEGIN IMMEDIATE",
+    "postgres": "BEGIN",
+}
+# Backends where get_tuple and put_writes are one statement (MySQL/MariaDB
+# reads the writes apart; the portable mode reads before it writes).
+ONE_STATEMENT_HOT_PATH = {"sqlite", "sqlite-memory", "postgres"}
+
+
+def _sent(saver: SQLAlchemySaver, call: Any) -> list[str]:
+    """The statements ``call()`` sent, first lines only."""
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement.strip().split("\n")[0])
+
+    engine = saver.bind.engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_one_statement_jobs_alone_and_the_rest_in_a_transaction(
+    backend: Backend,
+) -> None:
+    with backend.saver() as saver:
+        config: Any = saver.put(
+            generate_config("t"), generate_checkpoint(), generate_metadata(), {}
+        )
+        saver.put(generate_config("u"), generate_checkpoint(), generate_metadata(), {})
+        if backend.name in ONE_STATEMENT_HOT_PATH:
+            # One statement each: no BEGIN, no SET, nothing else.
+            writes = _sent(saver, lambda: saver.put_writes(config, [("a", 1)], "x"))
+            assert len(writes) == 1, writes
+            assert len(_sent(saver, lambda: saver.get_tuple(config))) == 1
+
+        deleted = _sent(saver, lambda: saver.delete_thread("t"))
+        assert len(deleted) > 1  # one DELETE per table
+        begin = EXPLICIT_BEGIN.get(backend.name)
+        if begin is not None:
+            assert deleted[0] == begin
+            assert not any(s.startswith("BEGIN") for s in deleted[1:])
+        else:
+            assert not any(s.startswith("BEGIN") for s in deleted)
+        # Committed, and whole.
+        assert saver.get_tuple(config) is None
+        assert list(saver.list(generate_config("t"))) == []
+        assert saver.get_tuple(generate_config("u")) is not None
+
+
+def test_psycopg_connections_stay_in_autocommit(postgres_url: str) -> None:
+    """The pool's connections never switch modes: a switch per checkout and
+    one back per check-in cost more than a statement's client side."""
+    with SQLAlchemySaver.from_url(postgres_url) as saver:
+        saver.setup()
+        config = saver.put(
+            generate_config("t"), generate_checkpoint(), generate_metadata(), {}
+        )
+        saver.delete_thread("t")
+        saver.get_tuple(config)
+        engine = saver.bind.engine  # type: ignore[union-attr]
+        raw = engine.raw_connection()
+        try:
+            assert raw.driver_connection.autocommit is True  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+
+def test_a_chosen_isolation_level_is_kept(postgres_url: str) -> None:
+    """engine_kwargs win: no explicit BEGIN then, SQLAlchemy's transactions."""
+    with SQLAlchemySaver.from_url(
+        postgres_url, engine_kwargs={"isolation_level": "SERIALIZABLE"}
+    ) as saver:
+        saver.setup()
+        saver.put(generate_config("t"), generate_checkpoint(), generate_metadata(), {})
+        deleted = _sent(saver, lambda: saver.delete_thread("t"))
+        assert not any(s.startswith("BEGIN") for s in deleted)
+        assert saver.get_tuple(generate_config("t")) is None
+        with saver.bind.connect() as conn:  # type: ignore[union-attr]
+            assert conn.get_isolation_level() == "SERIALIZABLE"
