@@ -173,13 +173,28 @@ def clean_json(value: Any, *, where: str) -> Any:
     their usual JSON forms; tuples become lists. Non-finite floats and other
     objects are refused.
     """
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, str):
+    try:
+        return _clean(value)
+    except _Unstorable as exc:
+        path = where + "".join(reversed(exc.path))
+        raise TypeError(path + exc.problem) from None
+
+
+class _Unstorable(Exception):
+    """A value JSON can't hold; the path to it is collected on the way out, so
+    that the common case (nothing wrong) formats no path at all."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem  # what follows the path in the message
+        self.path: list[str] = []
+
+
+def _clean(value: Any) -> Any:
+    kind = type(value)
+    # The common exact types first: this runs on every put.
+    if kind is str:
         return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise TypeError(f"{where} is {value}, which JSON can't represent")
+    if value is None or kind is int or kind is bool:
         return value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
@@ -187,22 +202,41 @@ def clean_json(value: Any, *, where: str) -> Any:
             if isinstance(key, Enum):
                 key = key.value
             if not isinstance(key, str):
-                raise TypeError(
-                    f"{where} has a key of type {type(key).__name__}; JSON keys are str"
+                raise _Unstorable(
+                    f" has a key of type {type(key).__name__}; JSON keys are str"
                 )
-            clean_key = key.replace("\x00", "")
-            out[clean_key] = clean_json(item, where=f"{where}[{key!r}]")
+            try:
+                out[key.replace("\x00", "")] = _clean(item)
+            except _Unstorable as exc:
+                exc.path.append(f"[{key!r}]")
+                raise
         return out
     if isinstance(value, (list, tuple)):
-        return [clean_json(item, where=f"{where}[{i}]") for i, item in enumerate(value)]
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_clean(item))
+            except _Unstorable as exc:
+                exc.path.append(f"[{i}]")
+                raise
+        return items
+    # Subclasses (str and int enums among them) as before the fast paths.
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Unstorable(f" is {value}, which JSON can't represent")
+        return value
     if isinstance(value, Enum):
-        return clean_json(value.value, where=where)
+        return _clean(value.value)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
-    raise TypeError(
-        f"{where} is a {type(value).__name__}, which can't be stored as JSON metadata"
+    raise _Unstorable(
+        f" is a {type(value).__name__}, which can't be stored as JSON metadata"
     )
 
 
