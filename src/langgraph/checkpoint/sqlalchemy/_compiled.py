@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import SelectBase
 
 __all__ = ["CompiledStatements", "Rows"]
@@ -176,7 +177,11 @@ class CompiledStatements:
     def _compile(
         self, statement: Executable, params: Mapping[str, Any] | None
     ) -> _Compiled | None:
-        compiled = statement.compile(  # type: ignore[attr-defined]
+        # Rows are decoded by the SELECT's own columns (see _Compiled.decode),
+        # so only SELECTs and DML without RETURNING may run here.
+        if not isinstance(statement, (SelectBase, UpdateBase)):
+            return None
+        compiled = statement.compile(
             dialect=self.dialect,
             column_keys=list(params or ()),
             schema_translate_map=self.schema_translate_map,
