@@ -3,6 +3,7 @@ transaction, many writers at once, an exhausted pool, statement timeouts."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -350,6 +351,46 @@ async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:
         assert state.values["count"] == 3
         await graph.ainvoke({"count": 0, "log": []}, config)
         assert (await graph.aget_state(config)).values["log"][-1] == "bump3"
+
+
+async def test_a_cancelled_call_gives_its_connection_back(postgres_url: str) -> None:
+    """An async call cancelled while the server holds it (here: waiting for
+    another transaction's lock) writes nothing, returns its connection to
+    the pool in a usable state, and the next call on that one connection
+    goes through."""
+    checkpoint = empty_checkpoint()
+    async with AsyncSQLAlchemySaver.from_url(
+        postgres_url, engine_kwargs={"pool_size": 1, "max_overflow": 0}
+    ) as saver:
+        await saver.setup()
+        config = generate_config(f"cancelled-{checkpoint['id']}")
+        blocker = sa.create_engine(postgres_url)
+        try:
+            with blocker.connect() as other:
+                # The same key, uncommitted: our insert must wait for it.
+                other.execute(
+                    sa.text(
+                        "INSERT INTO checkpoints (thread_id, checkpoint_ns,"
+                        " checkpoint_id, checkpoint, metadata)"
+                        " VALUES (:t, '', :c, '{}', '{}')"
+                    ),
+                    {"t": config["configurable"]["thread_id"], "c": checkpoint["id"]},
+                )
+                call = asyncio.ensure_future(saver.aput(config, checkpoint, {}, {}))
+                await asyncio.sleep(0.5)
+                assert not call.done()  # waiting on the lock
+                call.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await call
+                other.rollback()
+        finally:
+            blocker.dispose()
+        assert await saver.aget_tuple(config) is None  # nothing half-written
+        engine = saver.bind
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[union-attr]
+        stored = await asyncio.wait_for(saver.aput(config, checkpoint, {}, {}), 10)
+        got = await saver.aget_tuple(stored)
+        assert got is not None and got.checkpoint["id"] == checkpoint["id"]
 
 
 # -- pool exhaustion and statement timeouts ------------------------------------------
