@@ -25,7 +25,7 @@ import operator
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from typing import Annotated, Any
 
 import pytest
@@ -403,8 +403,8 @@ def _assert_changed(
     before: dict[str, Any],
     after: dict[str, Any],
     tables: set[str],
-    added: set[str] = frozenset(),  # type: ignore[assignment]
-    dropped: set[str] = frozenset(),  # type: ignore[assignment]
+    added: Set[str] = frozenset(),
+    dropped: Set[str] = frozenset(),
 ) -> None:
     """``after`` is ``before`` plus ``tables``, with exactly the indexes
     ``added`` and ``dropped``: no column, key or other index changed."""
