@@ -2,9 +2,11 @@
 
 Every test that takes ``backend`` runs once per supported database:
 ``sqlite`` (a file), ``sqlite-memory``, ``sqlite-portable`` (a file, with the
-statements meant for dialects without a native upsert) and ``postgres`` (see
+statements meant for dialects without a native upsert), ``postgres`` (see
 ``servers/postgres.py`` for where the server comes from; under ``CI=true`` a
-missing server fails the run instead of skipping).
+missing server fails the run instead of skipping), ``postgres-one-connection``
+(the same server through a one-connection engine, which the savers keep open
+between calls) and ``mariadb``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.pool import StaticPool
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
-BACKENDS = ["sqlite", "sqlite-memory", "sqlite-portable", "postgres", "mariadb"]
+BACKENDS = [
+    "sqlite",
+    "sqlite-memory",
+    "sqlite-portable",
+    "postgres",
+    "postgres-one-connection",
+    "mariadb",
+]
 
 
 @dataclass(frozen=True)
@@ -30,22 +41,34 @@ class Backend:
     sync_url: str
     async_url: str
     force_portable: bool = False
+    engine_kwargs: dict[str, Any] | None = None
 
-    def saver(self, **kwargs: object) -> SQLAlchemySaver:
+    @property
+    def database(self) -> str:
+        """The database behind the name: ``sqlite``, ``postgres`` or ``mariadb``."""
+        return self.name.split("-")[0]
+
+    def saver(self, **kwargs: Any) -> SQLAlchemySaver:
         """A set-up sync saver on a fresh engine (closed by the caller)."""
-        saver = SQLAlchemySaver.from_url(self.sync_url, **kwargs)  # type: ignore[arg-type]
+        engine_kwargs = kwargs.pop("engine_kwargs", self.engine_kwargs)
+        saver = SQLAlchemySaver.from_url(
+            self.sync_url, engine_kwargs=engine_kwargs, **kwargs
+        )
         if self.force_portable:
-            saver = SQLAlchemySaver(saver.bind, force_portable=True, **kwargs)  # type: ignore[arg-type]
+            saver = SQLAlchemySaver(saver.bind, force_portable=True, **kwargs)
             saver._owned_engine = saver.bind  # type: ignore[assignment]
         saver.setup()
         return saver
 
-    async def asaver(self, **kwargs: object) -> AsyncSQLAlchemySaver:
+    async def asaver(self, **kwargs: Any) -> AsyncSQLAlchemySaver:
         """A set-up async saver on a fresh engine (closed by the caller)."""
-        saver = AsyncSQLAlchemySaver.from_url(self.async_url, **kwargs)  # type: ignore[arg-type]
+        engine_kwargs = kwargs.pop("engine_kwargs", self.engine_kwargs)
+        saver = AsyncSQLAlchemySaver.from_url(
+            self.async_url, engine_kwargs=engine_kwargs, **kwargs
+        )
         if self.force_portable:
             engine = saver.bind
-            saver = AsyncSQLAlchemySaver(engine, force_portable=True, **kwargs)  # type: ignore[arg-type]
+            saver = AsyncSQLAlchemySaver(engine, force_portable=True, **kwargs)
             saver._owned_engine = engine  # type: ignore[assignment]
         await saver.setup()
         return saver
@@ -97,10 +120,12 @@ def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
     """The empty database ``name`` (one of :data:`BACKENDS`) for one test;
     a test module that only suits some backends defines its own ``backend``
     fixture with this and fewer params, so that none is skipped."""
-    if name == "postgres":
+    if name in ("postgres", "postgres-one-connection"):
         url = request.getfixturevalue("postgres_url")
         _empty_tables(url)
-        return Backend(name, url, url)
+        if name == "postgres":
+            return Backend(name, url, url)
+        return Backend(name, url, url, engine_kwargs={"poolclass": StaticPool})
     if name == "mariadb":
         url = request.getfixturevalue("mariadb_url")
         _empty_tables(url)

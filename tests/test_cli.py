@@ -434,7 +434,7 @@ def test_db_upgrade_current_downgrade(backend: Backend, tmp_path: Path) -> None:
                     conn.execute(
                         sa.schema.DropSchema(
                             schema[1],
-                            cascade=backend.name == "postgres",
+                            cascade=backend.database == "postgres",
                             if_exists=True,
                         )
                     )

@@ -213,7 +213,7 @@ def test_client_killed_inside_a_transaction(backend: Backend, operation: str) ->
     if line == "FINISHED":
         # PostgreSQL writes a put in one statement: there is no inside to be
         # killed in, and the put is whole.
-        assert operation == "put" and backend.name == "postgres"
+        assert operation == "put" and backend.database == "postgres"
         child.wait(30)
         return
     assert line == "INSIDE"
@@ -236,22 +236,38 @@ def test_client_killed_inside_a_transaction(backend: Backend, operation: str) ->
 # -- a database server restarted under a running app ---------------------------------
 
 
-@pytest.fixture(params=["postgres", "mariadb"])
-def restartable(request: pytest.FixtureRequest) -> Iterator[tuple[LocalServer, str]]:
-    if request.param == "postgres":
+# How each restartable server's savers make their engine: PostgreSQL also
+# through one connection, which the saver keeps open between calls.
+ENGINE_KWARGS: dict[str, dict[str, Any] | None] = {
+    "postgres": None,
+    "postgres-one-connection": {"poolclass": sa.pool.StaticPool},
+    "mariadb": None,
+}
+
+
+@pytest.fixture(params=list(ENGINE_KWARGS))
+def restartable(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[LocalServer, str, dict[str, Any] | None]]:
+    """A server of our own to restart, a database on it, and the
+    ``engine_kwargs`` of the savers under test."""
+    kwargs = ENGINE_KWARGS[request.param]
+    if request.param.startswith("postgres"):
         from servers.postgres import fresh_database, local_postgres
 
         with local_postgres() as server:
-            yield server, fresh_database(server.url, "restart")
+            yield server, fresh_database(server.url, "restart"), kwargs
     else:
         from servers.mariadb import fresh_database, local_mariadb
 
         with local_mariadb() as server:
-            yield server, fresh_database(server.url, "restart")
+            yield server, fresh_database(server.url, "restart"), kwargs
 
 
-def test_restart_while_a_graph_runs(restartable: tuple[LocalServer, str]) -> None:
-    server, url = restartable
+def test_restart_while_a_graph_runs(
+    restartable: tuple[LocalServer, str, dict[str, Any] | None],
+) -> None:
+    server, url, engine_kwargs = restartable
     config = {"configurable": {"thread_id": "survivor"}}
     # The same calls on InMemorySaver say how many checkpoints there must be.
     oracle = _interview(InMemorySaver())
@@ -259,7 +275,7 @@ def test_restart_while_a_graph_runs(restartable: tuple[LocalServer, str]) -> Non
     oracle.invoke(Command(resume="Ada"), config)
     oracle.invoke(Command(resume=36), config)
     expected = len(list(oracle.get_state_history(config)))
-    with SQLAlchemySaver.from_url(url) as saver:
+    with SQLAlchemySaver.from_url(url, engine_kwargs=engine_kwargs) as saver:
         saver.setup()
         graph = _interview(saver)
         graph.invoke({"steps": []}, config)
@@ -286,16 +302,17 @@ def test_restart_while_a_graph_runs(restartable: tuple[LocalServer, str]) -> Non
 
 
 def test_server_down_for_a_while(
-    restartable: tuple[LocalServer, str], monkeypatch: pytest.MonkeyPatch
+    restartable: tuple[LocalServer, str, dict[str, Any] | None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """While the server is down, idempotent calls retry with backoff, and
     succeed once it is back; if it stays down past the retries, the error
     surfaces (bounded), and the saver works again once the server is back."""
-    server, url = restartable
+    server, url, engine_kwargs = restartable
     config = {"configurable": {"thread_id": "patient"}}
     # Generous delays, so that a slow machine's server start fits in them.
     monkeypatch.setattr(_run, "RETRY_DELAYS", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
-    with SQLAlchemySaver.from_url(url) as saver:
+    with SQLAlchemySaver.from_url(url, engine_kwargs=engine_kwargs) as saver:
         saver.setup()
         graph = _counter(saver, until=3)
         graph.invoke({"count": 0, "log": []}, config)
@@ -339,10 +356,12 @@ def test_retry_policy() -> None:
     assert _run.retry_delay(job, failed, 0, reached=True) == 0.0
 
 
-async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:
-    server, url = restartable
+async def test_restart_async(
+    restartable: tuple[LocalServer, str, dict[str, Any] | None],
+) -> None:
+    server, url, engine_kwargs = restartable
     config = {"configurable": {"thread_id": "survivor-async"}}
-    async with AsyncSQLAlchemySaver.from_url(url) as saver:
+    async with AsyncSQLAlchemySaver.from_url(url, engine_kwargs=engine_kwargs) as saver:
         await saver.setup()
         graph = _counter(saver, until=3)
         await graph.ainvoke({"count": 0, "log": []}, config)
@@ -353,14 +372,21 @@ async def test_restart_async(restartable: tuple[LocalServer, str]) -> None:
         assert (await graph.aget_state(config)).values["log"][-1] == "bump3"
 
 
-async def test_a_cancelled_call_gives_its_connection_back(postgres_url: str) -> None:
+@pytest.mark.parametrize(
+    "engine_kwargs",
+    [{"pool_size": 1, "max_overflow": 0}, {"poolclass": sa.pool.StaticPool}],
+    ids=["pool-of-one", "one-connection"],
+)
+async def test_a_cancelled_call_gives_its_connection_back(
+    postgres_url: str, engine_kwargs: dict[str, Any]
+) -> None:
     """An async call cancelled while the server holds it (here: waiting for
     another transaction's lock) writes nothing, returns its connection to
-    the pool in a usable state, and the next call on that one connection
-    goes through."""
+    the pool in a usable state (or, kept by the saver, drops it), and the
+    next call on that one connection goes through."""
     checkpoint = empty_checkpoint()
     async with AsyncSQLAlchemySaver.from_url(
-        postgres_url, engine_kwargs={"pool_size": 1, "max_overflow": 0}
+        postgres_url, engine_kwargs=engine_kwargs
     ) as saver:
         await saver.setup()
         config = generate_config(f"cancelled-{checkpoint['id']}")
@@ -386,8 +412,9 @@ async def test_a_cancelled_call_gives_its_connection_back(postgres_url: str) -> 
         finally:
             blocker.dispose()
         assert await saver.aget_tuple(config) is None  # nothing half-written
-        engine = saver.bind
-        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[union-attr]
+        pool = saver.bind.sync_engine.pool  # type: ignore[union-attr]
+        if isinstance(pool, sa.pool.QueuePool):
+            assert pool.checkedout() == 0
         stored = await asyncio.wait_for(saver.aput(config, checkpoint, {}, {}), 10)
         got = await saver.aget_tuple(stored)
         assert got is not None and got.checkpoint["id"] == checkpoint["id"]
@@ -416,7 +443,7 @@ def test_pool_exhaustion_is_a_clear_error_and_passes(backend: Backend) -> None:
 
 @pytest.mark.parametrize("backend", ["postgres", "mariadb"], indirect=True)
 def test_statement_timeout_is_a_clear_error_and_passes(backend: Backend) -> None:
-    if backend.name == "postgres":
+    if backend.database == "postgres":
         connect_args: dict[str, Any] = {"options": "-c statement_timeout=300"}
         lock_sql, timeout_words = (
             "LOCK TABLE checkpoints IN ACCESS EXCLUSIVE MODE",
@@ -444,7 +471,7 @@ def test_statement_timeout_is_a_clear_error_and_passes(backend: Backend) -> None
         with pytest.raises(sa.exc.OperationalError, match=timeout_words):
             saver.get_tuple(generate_config("t"))
         trans.rollback()
-        conn.exec_driver_sql("UNLOCK TABLES") if backend.name == "mariadb" else None
+        conn.exec_driver_sql("UNLOCK TABLES") if backend.database == "mariadb" else None
         conn.close()
         assert saver.get_tuple(generate_config("t")) is not None
     finally:

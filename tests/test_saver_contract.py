@@ -347,7 +347,7 @@ def test_key_too_long_is_refused_not_truncated(backend: Backend) -> None:
     saver = backend.saver()
     try:
         long_id = "t" * 10_000
-        if backend.name != "postgres":  # bounded VARCHAR keys
+        if backend.database != "postgres":  # bounded VARCHAR keys
             with pytest.raises(ValueError, match="thread_id is 10000 characters"):
                 saver.put(generate_config(long_id), generate_checkpoint(), {}, {})
             assert list(saver.list(None)) == []

@@ -83,9 +83,11 @@ def _writes_view(writes: list[tuple[str, str, Any]]) -> Any:
 class SaverVersusMemory(RuleBasedStateMachine):
     def __init__(self, backend: Backend) -> None:
         super().__init__()
-        if backend.name in ("postgres", "mariadb"):
+        if backend.database in ("postgres", "mariadb"):
             _empty_tables(backend.sync_url)
-            self.ours = SQLAlchemySaver.from_url(backend.sync_url)
+            self.ours = SQLAlchemySaver.from_url(
+                backend.sync_url, engine_kwargs=backend.engine_kwargs
+            )
         elif backend.name == "sqlite-memory":
             self.ours = SQLAlchemySaver.from_url("sqlite:///:memory:")
         else:

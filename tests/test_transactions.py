@@ -16,7 +16,8 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_config,
     generate_metadata,
 )
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool, StaticPool
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 
@@ -27,10 +28,16 @@ EXPLICIT_BEGIN = {
     "sqlite": "BEGIN IMMEDIATE",
     "sqlite-portable": "BEGIN IMMEDIATE",
     "postgres": "BEGIN",
+    "postgres-one-connection": "BEGIN",
 }
 # Backends where get_tuple and put_writes are one statement (MySQL/MariaDB
 # reads the writes apart; the portable mode reads before it writes).
-ONE_STATEMENT_HOT_PATH = {"sqlite", "sqlite-memory", "postgres"}
+ONE_STATEMENT_HOT_PATH = {
+    "sqlite",
+    "sqlite-memory",
+    "postgres",
+    "postgres-one-connection",
+}
 
 
 def _sent(saver: SQLAlchemySaver, call: Any) -> list[str]:
@@ -107,3 +114,55 @@ def test_a_chosen_isolation_level_is_kept(postgres_url: str) -> None:
         assert saver.get_tuple(generate_config("t")) is None
         with saver.bind.connect() as conn:  # type: ignore[union-attr]
             assert conn.get_isolation_level() == "SERIALIZABLE"
+
+
+def _server_pids(url: str, application_name: str) -> set[int]:
+    """The server processes serving connections named ``application_name``."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": application_name},
+            )
+            return {pid for (pid,) in rows}
+    finally:
+        engine.dispose()
+
+
+def test_a_one_connection_engine_keeps_its_connection(postgres_url: str) -> None:
+    """On a one-connection engine (StaticPool), the saver keeps its
+    connection between calls: every kind of call runs on it without a pool
+    checkout, one-statement calls still send only their statement, and
+    close() closes the connection at the server."""
+    name = "lgsa-kept-connection"
+    # A second saver on the engine from_url made (and tuned): its close() has
+    # a connection to give back and no engine to dispose.
+    with SQLAlchemySaver.from_url(
+        postgres_url,
+        engine_kwargs={
+            "poolclass": StaticPool,
+            "connect_args": {"application_name": name},
+        },
+    ) as owner:
+        saver = SQLAlchemySaver(owner.bind)  # type: ignore[arg-type]
+        saver.setup()
+        checkouts: list[object] = []
+        event.listen(owner.bind, "checkout", lambda *args: checkouts.append(args))
+        checkpoint = generate_checkpoint()
+        first, copy = f"kept-{checkpoint['id']}", f"kept-copy-{checkpoint['id']}"
+        config = saver.put(generate_config(first), checkpoint, generate_metadata(), {})
+        assert len(_sent(saver, lambda: saver.put_writes(config, [("a", 1)], "x"))) == 1
+        assert len(_sent(saver, lambda: saver.get_tuple(config))) == 1
+        assert len(list(saver.list(generate_config(first)))) == 1
+        saver.copy_thread(first, copy)
+        saver.delete_thread(first)
+        assert saver.get_tuple(config) is None
+        assert checkouts == []  # all on the connection setup() opened
+        assert len(_server_pids(postgres_url, name)) == 1
+        saver.close()  # not its engine: gives the connection back
+        assert checkouts == []
+        # The next call opens it again, and the engine's owner closes it all.
+        assert saver.get_tuple(generate_config(copy)) is not None
+        assert len(checkouts) == 1
+    assert _server_pids(postgres_url, name) == set()

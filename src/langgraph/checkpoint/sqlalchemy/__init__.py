@@ -37,7 +37,11 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
-from langgraph.checkpoint.sqlalchemy._engine import make_engine, needs_serializing
+from langgraph.checkpoint.sqlalchemy._engine import (
+    keeps_a_connection,
+    make_engine,
+    needs_serializing,
+)
 from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
 from langgraph.checkpoint.sqlalchemy._validate import (
     InvalidConfigError,
@@ -115,6 +119,7 @@ class SQLAlchemySaver(SaverCore):
             threading.RLock() if needs_serializing(bind) else None,
             self._exec_options,
             *transaction_options(bind if isinstance(bind, Engine) else bind.engine),
+            keep_connection=keeps_a_connection(bind),
         )
         self._owned_engine: Engine | None = None
 
@@ -144,7 +149,9 @@ class SQLAlchemySaver(SaverCore):
         return saver
 
     def close(self) -> None:
-        """Dispose of the engine if this saver made it (``from_url``)."""
+        """Close the connection the saver keeps on a one-connection engine,
+        and dispose of the engine if this saver made it (``from_url``)."""
+        self._binding.release()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
             self._owned_engine = None

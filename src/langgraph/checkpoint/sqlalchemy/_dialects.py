@@ -44,12 +44,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 __all__ = [
     "DialectOps",
+    "autocommits_at_driver",
     "dialect_ops",
     "engine_defaults",
     "is_memory_sqlite",
@@ -149,7 +150,7 @@ def engine_defaults(
     elif url.get_backend_name() == "sqlite":
         # Writers from other processes wait up to 30 s instead of failing.
         options["connect_args"] = {"timeout": 30}
-    else:
+    elif issubclass((engine_kwargs or {}).get("poolclass", QueuePool), QueuePool):
         # The most recently used connection first: a saver called in sequence
         # keeps reusing one warm server process (its plan and catalog caches
         # hot) instead of cycling through the pool, and spare connections stay
@@ -245,6 +246,13 @@ def _begin_explicitly(conn: Connection) -> None:
         cursor.close()
 
 
+def autocommits_at_driver(engine: Engine) -> bool:
+    """Whether ``engine``'s connections autocommit at the driver and begin a
+    transaction only when SQLAlchemy begins one (:func:`tune_engine` set it
+    up): a single statement then needs neither BEGIN nor COMMIT."""
+    return event.contains(engine, "begin", _begin_explicitly)
+
+
 class TransactionOptions(NamedTuple):
     """Execution options for the jobs that are not read-write transactions.
 
@@ -273,7 +281,7 @@ def transaction_options(engine: Engine) -> TransactionOptions:
     - reads: a deferred BEGIN, not BEGIN IMMEDIATE, so that a reader never
       waits for a writer (WAL) nor makes one wait.
     """
-    if event.contains(engine, "begin", _begin_explicitly):
+    if autocommits_at_driver(engine):
         return TransactionOptions({_NO_BEGIN: True}, {_READ_ONLY: True})
     return TransactionOptions({"isolation_level": "AUTOCOMMIT"}, {})
 

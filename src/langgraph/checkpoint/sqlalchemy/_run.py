@@ -211,7 +211,13 @@ class _Place(Generic[E, L]):
 
 
 class Binding(_Place[Engine, threading.RLock]):
-    """Where a sync saver's jobs run."""
+    """Where a sync saver's jobs run.
+
+    ``keep_connection``: keep one connection per engine view open between
+    jobs instead of checking one out for each (see
+    ``_engine.keeps_a_connection``: a one-connection engine whose
+    connections autocommit at the driver). Jobs must take turns (a lock, or
+    the async twin's)."""
 
     def __init__(
         self,
@@ -220,12 +226,25 @@ class Binding(_Place[Engine, threading.RLock]):
         options: Mapping[str, Any] | None,
         autocommit_options: Mapping[str, Any],
         read_only_options: Mapping[str, Any],
+        *,
+        keep_connection: bool = False,
     ) -> None:
         engine = bind if isinstance(bind, Engine) else None
         super().__init__(
             bind, engine, lock, options, autocommit_options, read_only_options
         )
         self.bind = bind
+        self.keep_connection = keep_connection and engine is not None
+        self._kept: Connection | None = None
+        self._kept_options: Mapping[str, Any] | None = None
+        # The execution options of one-statement, read-only and other jobs,
+        # each naming every key, so that setting one unsets the others'.
+        unset = dict.fromkeys([*autocommit_options, *read_only_options])
+        self._job_options = (
+            {**unset, **autocommit_options},
+            {**unset, **read_only_options},
+            unset,
+        )
 
     @contextmanager
     def transaction(self, job: Job[Any]) -> Iterator[Connection]:
@@ -233,7 +252,10 @@ class Binding(_Place[Engine, threading.RLock]):
         error. On a caller's ``Connection`` already in a transaction, a
         savepoint, so the caller's transaction decides what is committed."""
         with self.lock if self.lock is not None else nullcontext():
-            if job.autocommit and self.autocommit is not None:
+            if self.keep_connection:
+                with self._on_kept_connection(job) as conn:
+                    yield conn
+            elif job.autocommit and self.autocommit is not None:
                 with self.autocommit.connect() as conn:
                     yield conn
             elif isinstance(self.bind, Engine):
@@ -244,6 +266,56 @@ class Binding(_Place[Engine, threading.RLock]):
                 conn = self.bind
                 with conn.begin_nested() if conn.in_transaction() else conn.begin():
                     yield conn
+
+    @contextmanager
+    def _on_kept_connection(self, job: Job[Any]) -> Iterator[Connection]:
+        conn = self._kept
+        if conn is None:
+            assert isinstance(self.bind, Engine)
+            conn = self._kept = self.bind.connect()
+            self._kept_options = None
+        # One connection serves every kind of job: it takes the options of
+        # this one (only the begin listener reads them; see _dialects).
+        if job.autocommit:
+            options = self._job_options[0]
+        else:
+            options = self._job_options[1 if job.read_only else 2]
+        if options is not self._kept_options:
+            conn.execution_options(**options)
+            self._kept_options = options
+        try:
+            if not job.autocommit:
+                with conn.begin():
+                    yield conn
+                return
+            # One statement, committed by the driver. One that went through
+            # Connection.execute began SQLAlchemy's transaction (sending no
+            # BEGIN): end it, as a check-in would have.
+            try:
+                yield conn
+            except DBAPIError:
+                if conn.in_transaction():
+                    conn.rollback()
+                raise
+            if conn.in_transaction():
+                conn.commit()
+        except DBAPIError:
+            raise  # SQLAlchemy invalidated the connection if it was lost
+        except BaseException:
+            # Interrupted (a cancelled task, Ctrl-C) with a statement maybe
+            # still in flight: start over on a new connection.
+            self.release(invalidate=True)
+            raise
+
+    def release(self, *, invalidate: bool = False) -> None:
+        """Close the connection kept open between jobs (the next job opens a
+        new one); ``invalidate`` closes it without a word to the server."""
+        with self.lock if self.lock is not None else nullcontext():
+            conn, self._kept = self._kept, None
+        if conn is not None:
+            if invalidate:
+                conn.invalidate()
+            conn.close()
 
     def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
@@ -276,6 +348,8 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         options: Mapping[str, Any] | None,
         autocommit_options: Mapping[str, Any],
         read_only_options: Mapping[str, Any],
+        *,
+        keep_connection: bool = False,
     ) -> None:
         engine = bind if isinstance(bind, AsyncEngine) else None
         super().__init__(
@@ -290,14 +364,17 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         # 1.60-1.63x -> 1.76-1.86x the official saver's throughput). A
         # shared connection (the lock) keeps the path below: its turns must
         # be taken on the loop, by an asyncio.Lock.
+        # A one-connection engine whose connection is kept (the lock is then
+        # only for turns) goes the same way, the lock taken around it.
         self.in_one_greenlet: Binding | None = None
-        if engine is not None and lock is None:
+        if engine is not None and (lock is None or keep_connection):
             self.in_one_greenlet = Binding(
                 engine.sync_engine,
                 None,
                 options,
                 autocommit_options,
                 read_only_options,
+                keep_connection=keep_connection,
             )
 
     @asynccontextmanager
@@ -320,10 +397,17 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
     async def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
         if self.in_one_greenlet is not None:
-            return await greenlet_spawn(self.in_one_greenlet.attempt, job)
+            async with self.lock if self.lock is not None else _NULL_ALOCK:
+                return await greenlet_spawn(self.in_one_greenlet.attempt, job)
         async with self.transaction(job) as conn:
             self.reached = True
             return await arun(job.make(), conn, self.options, self.statements)
+
+    async def release(self) -> None:
+        """Close the connections kept open between jobs, if any."""
+        if self.in_one_greenlet is not None:
+            async with self.lock if self.lock is not None else _NULL_ALOCK:
+                await greenlet_spawn(self.in_one_greenlet.release)
 
     async def run(self, job: Job[T]) -> T:
         attempt = 0

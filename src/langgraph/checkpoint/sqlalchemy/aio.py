@@ -23,7 +23,11 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
-from langgraph.checkpoint.sqlalchemy._engine import make_async_engine, needs_serializing
+from langgraph.checkpoint.sqlalchemy._engine import (
+    keeps_a_connection,
+    make_async_engine,
+    needs_serializing,
+)
 from langgraph.checkpoint.sqlalchemy._run import AsyncBinding, Job, T
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy.engine.url import URL
@@ -80,6 +84,7 @@ class AsyncSQLAlchemySaver(SaverCore):
             asyncio.Lock() if needs_serializing(bind) else None,
             self._exec_options,
             *transaction_options(bind.sync_engine),
+            keep_connection=keeps_a_connection(bind),
         )
         self._owned_engine: AsyncEngine | None = None
         try:
@@ -110,7 +115,9 @@ class AsyncSQLAlchemySaver(SaverCore):
         return saver
 
     async def aclose(self) -> None:
-        """Dispose of the engine if this saver made it (``from_url``)."""
+        """Close the connection the saver keeps on a one-connection engine,
+        and dispose of the engine if this saver made it (``from_url``)."""
+        await self._binding.release()
         if self._owned_engine is not None:
             await self._owned_engine.dispose()
             self._owned_engine = None
