@@ -77,15 +77,30 @@ async def _ours_async(place: str, pool_size: int) -> AsyncIterator[Any]:
         yield saver
 
 
-def ours(backend: str) -> Variant:
+def ours(backend: str, *, one_connection: bool = False) -> Variant:
+    """Our sync saver from ``from_url``: on its default pool, or with
+    ``one_connection`` on a ``StaticPool`` engine, whose one connection the
+    saver keeps open between calls (the form of the official saver's
+    ``PostgresSaver(conn)``)."""
     where = "PG" if backend == POSTGRES else "SQLite"
+    if not one_connection:
+        return Variant(
+            key=f"ours_{backend}",
+            label=f"ours SQLAlchemySaver {where}",
+            side="ours",
+            backend=backend,
+            is_async=False,
+            opener=lambda place: _ours_sync(place, None),
+        )
+    from sqlalchemy.pool import StaticPool
+
     return Variant(
-        key=f"ours_{backend}",
-        label=f"ours SQLAlchemySaver {where}",
+        key=f"ours_{backend}_conn",
+        label=f"ours SQLAlchemySaver {where} (1 connection)",
         side="ours",
         backend=backend,
         is_async=False,
-        opener=lambda place: _ours_sync(place, None),
+        opener=lambda place: _ours_sync(place, {"poolclass": StaticPool}),
     )
 
 

@@ -2,11 +2,12 @@
 
 Every test that takes ``backend`` runs once per supported database:
 ``sqlite`` (a file), ``sqlite-memory``, ``sqlite-portable`` (a file, with the
-statements meant for dialects without a native upsert), ``postgres`` (see
+statements meant for dialects without a native upsert), ``sqlite-one-connection``
+(a file through a one-connection engine, which the savers keep open between
+calls), ``postgres`` (see
 ``servers/postgres.py`` for where the server comes from; under ``CI=true`` a
 missing server fails the run instead of skipping), ``postgres-one-connection``
-(the same server through a one-connection engine, which the savers keep open
-between calls) and ``mariadb``.
+(the same server through a one-connection engine) and ``mariadb``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ BACKENDS = [
     "sqlite",
     "sqlite-memory",
     "sqlite-portable",
+    "sqlite-one-connection",
     "postgres",
     "postgres-one-connection",
     "mariadb",
@@ -138,6 +140,9 @@ def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
         f"sqlite:///{path}",
         f"sqlite+aiosqlite:///{path}",
         force_portable=name == "sqlite-portable",
+        engine_kwargs=(
+            {"poolclass": StaticPool} if name == "sqlite-one-connection" else None
+        ),
     )
 
 

@@ -27,6 +27,7 @@ from conftest import Backend
 EXPLICIT_BEGIN = {
     "sqlite": "BEGIN IMMEDIATE",
     "sqlite-portable": "BEGIN IMMEDIATE",
+    "sqlite-one-connection": "BEGIN IMMEDIATE",
     "postgres": "BEGIN",
     "postgres-one-connection": "BEGIN",
 }
@@ -35,6 +36,7 @@ EXPLICIT_BEGIN = {
 ONE_STATEMENT_HOT_PATH = {
     "sqlite",
     "sqlite-memory",
+    "sqlite-one-connection",
     "postgres",
     "postgres-one-connection",
 }

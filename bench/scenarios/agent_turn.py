@@ -1,7 +1,9 @@
 """2. One turn of a ReAct-shaped agent (agent -> tools -> agent, a scripted
 model, a growing message history), wall time per turn, through a compiled
 LangGraph graph with its default durability. InMemorySaver is the floor:
-the time the graph itself takes with a saver that does no I/O."""
+the time the graph itself takes with a saver that does no I/O. Ours and the
+official PostgresSaver each on one dedicated connection, and ours on its
+default pool too."""
 
 from __future__ import annotations
 
@@ -40,8 +42,13 @@ def turn_round(
 
 def run(ctx: Context) -> list[Row]:
     s = ctx.settings
-    mine, theirs, floor = ours(POSTGRES), official_pg_conn(), in_memory()
-    with SaverSet(ctx.env, "agent", [mine, theirs, floor]) as savers:
+    mine, theirs, floor = (
+        ours(POSTGRES, one_connection=True),
+        official_pg_conn(),
+        in_memory(),
+    )
+    pooled = ours(POSTGRES)
+    with SaverSet(ctx.env, "agent", [mine, theirs, floor, pooled]) as savers:
         arms = [
             Arm(
                 o.variant.key,
@@ -50,7 +57,7 @@ def run(ctx: Context) -> list[Row]:
             for o in savers.opened.values()
         ]
         samples = alternate(arms, s.rounds, s.warmup, "agent turn")
-    a, b, f = (samples[v.key]["turn"] for v in (mine, theirs, floor))
+    a, b, f, p = (samples[v.key]["turn"] for v in (mine, theirs, floor, pooled))
     above_floor = compare(
         [x - y for x, y in zip(a, f, strict=True)],
         [x - y for x, y in zip(b, f, strict=True)],
@@ -58,20 +65,31 @@ def run(ctx: Context) -> list[Row]:
     return [
         Row.compared(
             NAME,
-            f"PG turn: ours vs {theirs.label}",
+            f"PG turn: ours (1 connection) vs {theirs.label}",
             "s",
             compare(a, b),
             "agent_turn_pg",
+            "like for like: each saver on one dedicated connection",
         ),
         Row.compared(
-            NAME, "PG turn: ours vs InMemorySaver (floor)", "s", compare(a, f)
+            NAME,
+            f"PG turn: ours (pool) vs {theirs.label}",
+            "s",
+            compare(p, b),
+            note="ours on its default pool",
+        ),
+        Row.compared(
+            NAME,
+            "PG turn: ours (1 connection) vs InMemorySaver (floor)",
+            "s",
+            compare(a, f),
         ),
         Row.compared(
             NAME, f"PG turn: {theirs.label} vs InMemorySaver", "s", compare(b, f)
         ),
         Row.compared(
             NAME,
-            "PG turn minus floor: ours vs official",
+            "PG turn minus floor: ours (1 connection) vs official",
             "s",
             above_floor,
             note="time each saver adds to a turn beyond InMemorySaver's",

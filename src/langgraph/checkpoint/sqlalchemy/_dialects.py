@@ -140,17 +140,26 @@ def is_memory_sqlite(url: URL) -> bool:
 def engine_defaults(
     url: URL, engine_kwargs: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """``create_engine`` options for an engine ``from_url`` makes."""
+    """``create_engine`` options for an engine ``from_url`` makes.
+
+    ``engine_kwargs`` override them, ``connect_args`` key by key (a caller's
+    ``connect_args`` adds to ours rather than dropping them)."""
+    given = dict(engine_kwargs or {})
+    poolclass = given.get("poolclass", QueuePool)
     options: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
     if is_memory_sqlite(url):
         # One connection for the saver's life: an in-memory database lives and
         # dies with its connection. The saver serializes access to it.
         options["poolclass"] = StaticPool
-        options["connect_args"] = {"check_same_thread": False}
+        connect_args["check_same_thread"] = False
     elif url.get_backend_name() == "sqlite":
         # Writers from other processes wait up to 30 s instead of failing.
-        options["connect_args"] = {"timeout": 30}
-    elif issubclass((engine_kwargs or {}).get("poolclass", QueuePool), QueuePool):
+        connect_args["timeout"] = 30
+        if issubclass(poolclass, StaticPool):
+            # One connection that LangGraph's threads take turns on.
+            connect_args["check_same_thread"] = False
+    elif issubclass(poolclass, QueuePool):
         # The most recently used connection first: a saver called in sequence
         # keeps reusing one warm server process (its plan and catalog caches
         # hot) instead of cycling through the pool, and spare connections stay
@@ -164,7 +173,10 @@ def engine_defaults(
     # server instead fails the first statement on a dead connection, which
     # invalidates the pool, and the saver runs that (idempotent) call again
     # on a fresh one (see `_run.Job.retry`).
-    options.update(engine_kwargs or {})
+    connect_args.update(given.pop("connect_args", None) or {})
+    if connect_args:
+        options["connect_args"] = connect_args
+    options.update(given)
     return options
 
 
