@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -504,6 +506,44 @@ def test_memory_engine_with_per_thread_pool_is_refused() -> None:
 
     with pytest.raises(ValueError, match="StaticPool"):
         SQLAlchemySaver(sa.create_engine("sqlite://"))
+
+
+def test_connect_args_add_to_the_defaults(tmp_path: Path) -> None:
+    """A caller's connect_args override ours key by key: a SQLite file keeps
+    its busy timeout under a connect_args that does not name it, and a
+    one-connection engine may be shared by LangGraph's threads."""
+    import sqlite3
+
+    from sqlalchemy.pool import StaticPool
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    seen: list[float] = []
+
+    class Recording(sqlite3.Connection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(kwargs["timeout"])
+            super().__init__(*args, **kwargs)
+
+    with SQLAlchemySaver.from_url(
+        url, engine_kwargs={"connect_args": {"factory": Recording}}
+    ) as saver:
+        saver.setup()
+    assert seen and set(seen) == {30}
+    with SQLAlchemySaver.from_url(
+        url, engine_kwargs={"connect_args": {"timeout": 5, "factory": Recording}}
+    ) as saver:
+        saver.setup()
+    assert seen[-1] == 5
+    with SQLAlchemySaver.from_url(
+        url, engine_kwargs={"poolclass": StaticPool}
+    ) as saver:
+        config = generate_config("from-another-thread")
+        worker = threading.Thread(
+            target=saver.put, args=(config, generate_checkpoint(), {}, {})
+        )
+        worker.start()
+        worker.join()
+        assert saver.get_tuple(config) is not None  # sqlite3 did not refuse it
 
 
 def test_repr_hides_password() -> None:

@@ -141,7 +141,10 @@ class SQLAlchemySaver(SaverCore):
         sqlite3, ``mysql://`` → PyMySQL. ``sqlite:///:memory:`` is one shared
         in-memory database for the saver's life. A call that meets a
         connection killed by a server restart runs again on a fresh one.
-        ``engine_kwargs`` go to ``create_engine`` and override these defaults.
+        ``engine_kwargs`` go to ``create_engine`` and override these defaults
+        (``connect_args`` key by key). With ``poolclass=StaticPool`` the saver
+        keeps its one connection open between calls, as the official
+        ``PostgresSaver(conn)`` does, instead of a pool checkout per call.
         """
         engine = make_engine(url, engine_kwargs)
         saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
