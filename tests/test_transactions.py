@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.conformance.test_utils import (
     generate_checkpoint,
     generate_config,
@@ -168,3 +169,65 @@ def test_a_one_connection_engine_keeps_its_connection(postgres_url: str) -> None
         assert saver.get_tuple(generate_config(copy)) is not None
         assert len(checkouts) == 1
     assert _server_pids(postgres_url, name) == set()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_check_in_still_ends_an_open_transaction(backend: Backend) -> None:
+    """The pools of these engines no longer roll back every connection they
+    take back, only one the driver reports in a transaction: a transaction
+    someone left open on the saver's engine is still rolled back, and the
+    connection comes back idle."""
+    with backend.saver() as saver:
+        engine = saver.bind.engine  # type: ignore[union-attr]
+        raw = engine.raw_connection()
+        cursor = raw.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute(
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
+            " checkpoint, metadata) VALUES ('left-open', '', 'c', '{}', '{}')"
+        )
+        cursor.close()
+        raw.close()  # back to the pool with the transaction open
+        assert saver.get_tuple(generate_config("left-open")) is None
+        raw = engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            if backend.database == "postgres":
+                assert driver.info.transaction_status == 0  # type: ignore[union-attr]
+            else:
+                assert not driver.in_transaction  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+
+async def test_an_async_check_in_still_ends_an_open_transaction(
+    tmp_path: Any,
+) -> None:
+    """The same on aiosqlite, whose rollback is a trip to its thread."""
+    from sqlalchemy.util.concurrency import greenlet_spawn
+
+    from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    async with AsyncSQLAlchemySaver.from_url(url) as saver:
+        await saver.setup()
+        engine = saver.bind.sync_engine  # type: ignore[union-attr]
+
+        def leave_open() -> bool:
+            raw = engine.raw_connection()
+            cursor = raw.cursor()
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
+                " checkpoint, metadata) VALUES ('left-open', '', 'c', '{}', '{}')"
+            )
+            cursor.close()
+            raw.close()  # back to the pool with the transaction open
+            raw = engine.raw_connection()
+            try:
+                return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
+            finally:
+                raw.close()
+
+        assert await greenlet_spawn(leave_open) is False
+        assert await saver.aget_tuple(generate_config("left-open")) is None
