@@ -82,25 +82,17 @@ def ours(backend: str, *, one_connection: bool = False) -> Variant:
     ``one_connection`` on a ``StaticPool`` engine, whose one connection the
     saver keeps open between calls (the form of the official saver's
     ``PostgresSaver(conn)``)."""
-    where = "PG" if backend == POSTGRES else "SQLite"
-    if not one_connection:
-        return Variant(
-            key=f"ours_{backend}",
-            label=f"ours SQLAlchemySaver {where}",
-            side="ours",
-            backend=backend,
-            is_async=False,
-            opener=lambda place: _ours_sync(place, None),
-        )
     from sqlalchemy.pool import StaticPool
 
+    where = "PG" if backend == POSTGRES else "SQLite"
+    kwargs = {"poolclass": StaticPool} if one_connection else None
     return Variant(
-        key=f"ours_{backend}_conn",
-        label=f"ours SQLAlchemySaver {where} (1 connection)",
+        key=f"ours_{backend}" + ("_conn" if one_connection else ""),
+        label=f"ours SQLAlchemySaver {where}" + (" (1 connection)" if kwargs else ""),
         side="ours",
         backend=backend,
         is_async=False,
-        opener=lambda place: _ours_sync(place, {"poolclass": StaticPool}),
+        opener=lambda place: _ours_sync(place, kwargs),
     )
 
 

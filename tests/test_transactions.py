@@ -17,7 +17,7 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_config,
     generate_metadata,
 )
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool, StaticPool
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
@@ -171,6 +171,30 @@ def test_a_one_connection_engine_keeps_its_connection(postgres_url: str) -> None
     assert _server_pids(postgres_url, name) == set()
 
 
+def _left_open_and_checked_in(engine: Engine) -> bool:
+    """Insert a row in a transaction and give the connection back to the pool
+    with the transaction open; whether the connection the pool hands out next
+    is still in a transaction (psycopg, sqlite3 or aiosqlite, asked of the
+    driver)."""
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    cursor.execute("BEGIN")
+    cursor.execute(
+        "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
+        " checkpoint, metadata) VALUES ('left-open', '', 'c', '{}', '{}')"
+    )
+    cursor.close()
+    raw.close()  # back to the pool with the transaction open
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        if hasattr(driver, "info"):  # psycopg: 0 is IDLE
+            return bool(driver.info.transaction_status != 0)
+        return bool(driver.in_transaction)
+    finally:
+        raw.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_a_check_in_still_ends_an_open_transaction(backend: Backend) -> None:
     """The pools of these engines no longer roll back every connection they
@@ -179,25 +203,8 @@ def test_a_check_in_still_ends_an_open_transaction(backend: Backend) -> None:
     connection comes back idle."""
     with backend.saver() as saver:
         engine = saver.bind.engine  # type: ignore[union-attr]
-        raw = engine.raw_connection()
-        cursor = raw.cursor()
-        cursor.execute("BEGIN")
-        cursor.execute(
-            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
-            " checkpoint, metadata) VALUES ('left-open', '', 'c', '{}', '{}')"
-        )
-        cursor.close()
-        raw.close()  # back to the pool with the transaction open
+        assert _left_open_and_checked_in(engine) is False
         assert saver.get_tuple(generate_config("left-open")) is None
-        raw = engine.raw_connection()
-        try:
-            driver = raw.driver_connection
-            if backend.database == "postgres":
-                assert driver.info.transaction_status == 0  # type: ignore[union-attr]
-            else:
-                assert not driver.in_transaction  # type: ignore[union-attr]
-        finally:
-            raw.close()
 
 
 async def test_an_async_check_in_still_ends_an_open_transaction(
@@ -212,22 +219,5 @@ async def test_an_async_check_in_still_ends_an_open_transaction(
     async with AsyncSQLAlchemySaver.from_url(url) as saver:
         await saver.setup()
         engine = saver.bind.sync_engine  # type: ignore[union-attr]
-
-        def leave_open() -> bool:
-            raw = engine.raw_connection()
-            cursor = raw.cursor()
-            cursor.execute("BEGIN")
-            cursor.execute(
-                "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
-                " checkpoint, metadata) VALUES ('left-open', '', 'c', '{}', '{}')"
-            )
-            cursor.close()
-            raw.close()  # back to the pool with the transaction open
-            raw = engine.raw_connection()
-            try:
-                return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
-            finally:
-                raw.close()
-
-        assert await greenlet_spawn(leave_open) is False
+        assert await greenlet_spawn(_left_open_and_checked_in, engine) is False
         assert await saver.aget_tuple(generate_config("left-open")) is None
