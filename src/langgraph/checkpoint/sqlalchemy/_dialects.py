@@ -145,7 +145,9 @@ def engine_defaults(
     ``engine_kwargs`` override them, ``connect_args`` key by key (a caller's
     ``connect_args`` adds to ours rather than dropping them)."""
     given = dict(engine_kwargs or {})
-    poolclass = given.get("poolclass", QueuePool)
+    poolclass = given.get("poolclass") or QueuePool
+    if not isinstance(poolclass, type):
+        raise TypeError(f"poolclass must be a Pool class, not {poolclass!r}")
     options: dict[str, Any] = {}
     connect_args: dict[str, Any] = {}
     if is_memory_sqlite(url):

@@ -213,11 +213,10 @@ class _Place(Generic[E, L]):
 class Binding(_Place[Engine, threading.RLock]):
     """Where a sync saver's jobs run.
 
-    ``keep_connection``: keep one connection per engine view open between
-    jobs instead of checking one out for each (see
-    ``_engine.keeps_a_connection``: a one-connection engine whose
-    connections autocommit at the driver). Jobs must take turns (a lock, or
-    the async twin's)."""
+    ``keep_connection``: keep one connection open between jobs instead of
+    checking one out for each (see ``_engine.keeps_a_connection``: a
+    one-connection engine whose connections autocommit at the driver). Jobs
+    must take turns (a lock, or the async twin's)."""
 
     def __init__(
         self,
