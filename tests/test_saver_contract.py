@@ -508,6 +508,50 @@ def test_memory_engine_with_per_thread_pool_is_refused() -> None:
         SQLAlchemySaver(sa.create_engine("sqlite://"))
 
 
+async def test_an_autocommit_engine_is_refused_with_a_way_out(
+    tmp_path: Path,
+) -> None:
+    """On an engine or connection that autocommits every statement, calls of
+    several statements could not be atomic: the saver says so and how to
+    give it the same engine with transactions, which then works."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    path = tmp_path / "c.db"
+    engine = sa.create_engine(f"sqlite:///{path}", isolation_level="AUTOCOMMIT")
+    aengine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        refused = [
+            lambda: SQLAlchemySaver(engine),
+            lambda: SQLAlchemySaver(
+                sa.create_engine(f"sqlite:///{path}").execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+            ),
+            lambda: AsyncSQLAlchemySaver(
+                aengine.execution_options(isolation_level="AUTOCOMMIT")
+            ),
+        ]
+        for make in refused:
+            with pytest.raises(
+                ValueError, match=r"execution_options\(isolation_level="
+            ):
+                make()
+        with engine.connect() as conn, pytest.raises(ValueError, match="autocommits"):
+            SQLAlchemySaver(conn)
+        saver = SQLAlchemySaver(
+            engine.execution_options(isolation_level="SERIALIZABLE")
+        )
+        saver.setup()
+        config = saver.put(generate_config("t"), generate_checkpoint(), {}, {})
+        saver.copy_thread("t", "u")
+        assert saver.get_tuple(generate_config("u")) is not None
+        assert saver.get_tuple(config) is not None
+    finally:
+        engine.dispose()
+        await aengine.dispose()
+
+
 def test_connect_args_add_to_the_defaults(tmp_path: Path) -> None:
     """A caller's connect_args override ours key by key: a SQLite file keeps
     its busy timeout under a connect_args that does not name it, and a

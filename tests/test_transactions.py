@@ -221,3 +221,45 @@ async def test_an_async_check_in_still_ends_an_open_transaction(
         engine = saver.bind.sync_engine  # type: ignore[union-attr]
         assert await greenlet_spawn(_left_open_and_checked_in, engine) is False
         assert await saver.aget_tuple(generate_config("left-open")) is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_an_engine_with_an_isolation_level_option_keeps_every_write(
+    backend: Backend,
+) -> None:
+    """On ``engine.execution_options(isolation_level=...)``, the level of
+    the engine wins over an AUTOCOMMIT option set on top of it: one-statement
+    calls then run in a transaction of their own, committed. (They used to
+    run in one nobody committed: every put and put_writes was rolled back at
+    check-in.)"""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+    with backend.saver():  # the tables
+        pass
+    engine = create_engine(backend.sync_url).execution_options(
+        isolation_level="SERIALIZABLE"
+    )
+    aengine = create_async_engine(backend.async_url).execution_options(
+        isolation_level="SERIALIZABLE"
+    )
+    try:
+        saver = SQLAlchemySaver(engine)
+        config = saver.put(
+            generate_config("sync"), generate_checkpoint(), generate_metadata(), {}
+        )
+        saver.put_writes(config, [("a", 1)], "task")
+        asaver = AsyncSQLAlchemySaver(aengine)
+        aconfig = await asaver.aput(
+            generate_config("async"), generate_checkpoint(), generate_metadata(), {}
+        )
+        await asaver.aput_writes(aconfig, [("a", 2)], "task")
+        with backend.saver() as reader:  # another engine: sees only commits
+            for stored, value in ((config, 1), (aconfig, 2)):
+                got = reader.get_tuple(stored)
+                assert got is not None
+                assert got.pending_writes == [("task", "a", value)]
+    finally:
+        engine.dispose()
+        await aengine.dispose()

@@ -38,6 +38,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
 from langgraph.checkpoint.sqlalchemy._engine import (
+    check_transactions,
     keeps_a_connection,
     make_engine,
     needs_serializing,
@@ -106,6 +107,7 @@ class SQLAlchemySaver(SaverCore):
                 "SQLAlchemySaver needs a sqlalchemy Engine or Connection, not "
                 f"{type(bind).__name__}; for an AsyncEngine use AsyncSQLAlchemySaver"
             )
+        check_transactions(bind)
         super().__init__(
             bind.dialect,
             serde=serde,

@@ -316,11 +316,12 @@ class TransactionOptions(NamedTuple):
 
     Attributes:
         autocommit: a single statement, atomic by itself, with no
-            BEGIN/COMMIT around it.
+            BEGIN/COMMIT around it; None where it can't be had, and such a
+            statement takes a transaction like the rest.
         read_only: several statements that only read, from one snapshot.
     """
 
-    autocommit: dict[str, Any]
+    autocommit: dict[str, Any] | None
     read_only: dict[str, Any]
 
 
@@ -341,6 +342,13 @@ def transaction_options(engine: Engine) -> TransactionOptions:
     """
     if autocommits_at_driver(engine):
         return TransactionOptions({_NO_BEGIN: True}, {_READ_ONLY: True})
+    if "isolation_level" in engine.get_execution_options():
+        # engine.execution_options(isolation_level=...): another
+        # execution_options(isolation_level="AUTOCOMMIT") on top of it loses
+        # to it at checkout (SQLAlchemy applies both, the engine's last), so
+        # a one-statement job ran in a transaction nobody committed, and the
+        # check-in rolled its write back. Such jobs take a transaction here.
+        return TransactionOptions(None, {})
     return TransactionOptions({"isolation_level": "AUTOCOMMIT"}, {})
 
 

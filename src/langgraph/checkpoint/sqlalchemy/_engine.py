@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 __all__ = [
+    "check_transactions",
     "keeps_a_connection",
     "make_async_engine",
     "make_engine",
@@ -45,6 +46,42 @@ def make_async_engine(
     engine = create_async_engine(parsed, **options)
     tune_engine(engine.sync_engine, parsed, options)
     return engine
+
+
+def check_transactions(
+    bind: Engine | Connection | AsyncEngine | AsyncConnection,
+) -> None:
+    """Refuse a bind that autocommits every statement (``isolation_level=
+    "AUTOCOMMIT"`` on the engine or connection): there, ``begin()`` starts no
+    transaction, so calls of several statements (``copy_thread``, ``prune``,
+    ``delete_thread``…) would commit statement by statement, and one that
+    failed halfway would leave half its work. Engines ``from_url`` makes
+    autocommit too, but send BEGIN themselves (see ``_dialects.tune_engine``)."""
+    if isinstance(bind, AsyncConnection):
+        connection: Connection | None = bind.sync_connection
+        engine = bind.sync_engine
+    elif isinstance(bind, Connection):
+        connection, engine = bind, bind.engine
+    else:
+        connection = None
+        engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind
+    if autocommits_at_driver(engine):
+        return
+    options = (connection or engine).get_execution_options()
+    # create_engine(isolation_level=...) is kept by the dialect, not in options.
+    level = options.get("isolation_level") or getattr(
+        engine.dialect, "_on_connect_isolation_level", None
+    )
+    if level == "AUTOCOMMIT":
+        raise ValueError(
+            "this engine (or connection) autocommits every statement "
+            "(isolation_level='AUTOCOMMIT'), so the saver's calls of several "
+            "statements could not run in one transaction. Give the saver the "
+            "same engine with a transactional level, for instance "
+            "engine.execution_options(isolation_level='READ COMMITTED') (it "
+            "shares the pool), or use from_url; the saver autocommits its "
+            "one-statement calls by itself."
+        )
 
 
 def needs_serializing(

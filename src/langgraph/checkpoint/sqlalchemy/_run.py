@@ -194,7 +194,7 @@ class _Place(Generic[E, L]):
         engine: E | None,
         lock: L | None,
         options: Mapping[str, Any] | None,
-        autocommit_options: Mapping[str, Any],
+        autocommit_options: Mapping[str, Any] | None,
         read_only_options: Mapping[str, Any],
     ) -> None:
         self.lock: L | None = lock
@@ -206,7 +206,8 @@ class _Place(Generic[E, L]):
         self.autocommit: E | None = None
         self.reader: E | None = None
         if engine is not None:
-            self.autocommit = engine.execution_options(**autocommit_options)
+            if autocommit_options is not None:
+                self.autocommit = engine.execution_options(**autocommit_options)
             self.reader = engine.execution_options(**read_only_options)
 
 
@@ -223,7 +224,7 @@ class Binding(_Place[Engine, threading.RLock]):
         bind: Engine | Connection,
         lock: threading.RLock | None,
         options: Mapping[str, Any] | None,
-        autocommit_options: Mapping[str, Any],
+        autocommit_options: Mapping[str, Any] | None,
         read_only_options: Mapping[str, Any],
         *,
         keep_connection: bool = False,
@@ -238,9 +239,9 @@ class Binding(_Place[Engine, threading.RLock]):
         self._kept_options: Mapping[str, Any] | None = None
         # The execution options of one-statement, read-only and other jobs,
         # each naming every key, so that setting one unsets the others'.
-        unset = dict.fromkeys([*autocommit_options, *read_only_options])
+        unset = dict.fromkeys([*(autocommit_options or {}), *read_only_options])
         self._job_options = (
-            {**unset, **autocommit_options},
+            {**unset, **(autocommit_options or {})},
             {**unset, **read_only_options},
             unset,
         )
@@ -345,7 +346,7 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         bind: AsyncEngine | AsyncConnection,
         lock: asyncio.Lock | None,
         options: Mapping[str, Any] | None,
-        autocommit_options: Mapping[str, Any],
+        autocommit_options: Mapping[str, Any] | None,
         read_only_options: Mapping[str, Any],
         *,
         keep_connection: bool = False,

@@ -24,6 +24,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
 from langgraph.checkpoint.sqlalchemy._engine import (
+    check_transactions,
     keeps_a_connection,
     make_async_engine,
     needs_serializing,
@@ -71,6 +72,7 @@ class AsyncSQLAlchemySaver(SaverCore):
                 "AsyncSQLAlchemySaver needs an AsyncEngine or AsyncConnection, not "
                 f"{type(bind).__name__}; for an Engine use SQLAlchemySaver"
             )
+        check_transactions(bind)
         super().__init__(
             bind.dialect,
             serde=serde,
