@@ -77,11 +77,19 @@ def check_transactions(
             "this engine (or connection) autocommits every statement "
             "(isolation_level='AUTOCOMMIT'), so the saver's calls of several "
             "statements could not run in one transaction. Give the saver the "
-            "same engine with a transactional level, for instance "
-            "engine.execution_options(isolation_level='READ COMMITTED') (it "
-            "shares the pool), or use from_url; the saver autocommits its "
-            "one-statement calls by itself."
+            "same engine with a transactional level, "
+            f"engine.execution_options(isolation_level={_EXAMPLE_LEVEL.get(engine.dialect.name, 'READ COMMITTED')!r}) "
+            "(it shares the pool), or use from_url; the saver autocommits "
+            "its one-statement calls by itself."
         )
+
+
+# A transactional isolation level each database accepts, for the message above.
+_EXAMPLE_LEVEL = {
+    "sqlite": "SERIALIZABLE",
+    "mysql": "REPEATABLE READ",
+    "mariadb": "REPEATABLE READ",
+}
 
 
 def needs_serializing(
