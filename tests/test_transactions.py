@@ -159,6 +159,8 @@ def test_a_one_connection_engine_keeps_its_connection(postgres_url: str) -> None
         assert len(_sent(saver, lambda: saver.get_tuple(config))) == 1
         assert len(list(saver.list(generate_config(first)))) == 1
         saver.copy_thread(first, copy)
+        with pytest.raises(ValueError, match="already has checkpoints"):
+            saver.copy_thread(first, copy)  # refused: the connection stays
         saver.delete_thread(first)
         assert saver.get_tuple(config) is None
         assert checkouts == []  # all on the connection setup() opened

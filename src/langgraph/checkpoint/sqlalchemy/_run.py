@@ -301,6 +301,12 @@ class Binding(_Place[Engine, threading.RLock]):
                 conn.commit()
         except DBAPIError:
             raise  # SQLAlchemy invalidated the connection if it was lost
+        except Exception as exc:
+            # A plan's own error (a refused copy) leaves the connection as it
+            # was; a driver error SQLAlchemy did not wrap may have broken it.
+            if isinstance(exc, conn.dialect.loaded_dbapi.Error):
+                self.release(invalidate=True)
+            raise
         except BaseException:
             # Interrupted (a cancelled task, Ctrl-C) with a statement maybe
             # still in flight: start over on a new connection.
