@@ -12,17 +12,22 @@ actually take the cursor route.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.conformance.test_utils import (
     generate_checkpoint,
     generate_config,
     generate_metadata,
 )
+from psycopg.pq import Format
 from sqlalchemy import event
 from sqlalchemy.engine.default import DefaultExecutionContext
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+
+from conftest import make_backend
 
 
 def _workload(saver: SQLAlchemySaver, thread: str) -> None:
@@ -77,3 +82,47 @@ def test_second_run_compiles_nothing(saver: SQLAlchemySaver) -> None:
         assert sum(kind == "HOT" for kind, _ in seen) >= 4 * 3 + 2, seen
     # ...with statements compiled during the first run only.
     assert len(saver._binding.statements._compiled) == compiled_before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["postgres", "postgres-one-connection"])
+async def test_psycopg_reads_in_binary_on_the_hot_path(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """On psycopg, the hot reads (``get_tuple``) ask for binary results, as
+    the official saver does: the text format sends each blob as hex, twice
+    its size. Sync and async, on a pool and on a kept connection; what comes
+    back is the same."""
+    backend = make_backend(name, request, tmp_path)
+    formats: list[Any] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, *_: Any
+    ) -> None:  # before_cursor_execute
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            formats.append(getattr(cursor, "_cursor", cursor).format)
+
+    value = {"blob": b"\x00\xff" * 2000, "text": "é" * 100}
+    sync_saver = backend.saver()
+    async_saver = await backend.asaver()
+    try:
+        for engine in (sync_saver.bind.engine, async_saver.bind.sync_engine):  # type: ignore[union-attr]
+            event.listen(engine, "before_cursor_execute", record)
+        checkpoint = generate_checkpoint(
+            channel_values={"big": value}, channel_versions={"big": "1"}
+        )
+        config = sync_saver.put(
+            generate_config("binary"), checkpoint, generate_metadata(), {"big": "1"}
+        )
+        sync_saver.put_writes(config, [("big", value)], "task")
+        read = sync_saver.get_tuple(config)
+        aread = await async_saver.aget_tuple(config)
+    finally:
+        sync_saver.close()
+        await async_saver.aclose()
+    for got in (read, aread):
+        assert got is not None
+        assert got.checkpoint["channel_values"] == {"big": value}
+        assert got.pending_writes == [("task", "big", value)]
+    assert len(formats) >= 2, formats
+    assert set(formats) == {Format.BINARY}, formats

@@ -36,7 +36,10 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
-from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
+from langgraph.checkpoint.sqlalchemy._dialects import (
+    binary_results,
+    transaction_options,
+)
 from langgraph.checkpoint.sqlalchemy._engine import (
     check_transactions,
     keeps_a_connection,
@@ -122,6 +125,7 @@ class SQLAlchemySaver(SaverCore):
             self._exec_options,
             *transaction_options(bind if isinstance(bind, Engine) else bind.engine),
             keep_connection=keeps_a_connection(bind),
+            setup_cursor=binary_results(bind.dialect),
         )
         self._owned_engine: Engine | None = None
 

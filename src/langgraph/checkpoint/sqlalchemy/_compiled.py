@@ -148,10 +148,15 @@ class CompiledStatements:
     """
 
     def __init__(
-        self, dialect: Dialect, schema_translate_map: Mapping[Any, Any] | None
+        self,
+        dialect: Dialect,
+        schema_translate_map: Mapping[Any, Any] | None,
+        setup_cursor: Callable[[Any], None] | None = None,
     ) -> None:
         self.dialect = dialect
         self.schema_translate_map = schema_translate_map
+        # Applied to each new cursor (see _dialects.binary_results).
+        self.setup_cursor = setup_cursor
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled | None] = {}
         self._lock = threading.Lock()
 
@@ -206,6 +211,8 @@ class CompiledStatements:
         params = compiled.parameters(values)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
+            if self.setup_cursor is not None:
+                self.setup_cursor(cursor)
             # SQLAlchemy's last step of every execution: cursor events, echo,
             # and on error the wrapping and pool invalidation of any other.
             conn._cursor_execute(cursor, compiled.sql, params)

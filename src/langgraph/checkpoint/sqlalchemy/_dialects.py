@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -51,6 +51,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 __all__ = [
     "DialectOps",
     "autocommits_at_driver",
+    "binary_results",
     "dialect_ops",
     "engine_defaults",
     "is_memory_sqlite",
@@ -350,6 +351,32 @@ def transaction_options(engine: Engine) -> TransactionOptions:
         # check-in rolled its write back. Such jobs take a transaction here.
         return TransactionOptions(None, {})
     return TransactionOptions({"isolation_level": "AUTOCOMMIT"}, {})
+
+
+def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:
+    """How to ask a DBAPI cursor for results in the binary format, for the
+    hot statements (``_compiled``), or None where the driver has no choice.
+
+    psycopg (sync and async): the text format sends ``bytea`` as hex, twice
+    its size, for the server to encode and the client to decode, and
+    ``get_tuple`` returns every blob of a checkpoint (a long conversation:
+    tens of KB). The official saver reads in binary too. The cursor may be
+    SQLAlchemy's async adapter of a psycopg cursor; anything else is left as
+    it is (text results are as correct, only slower).
+    """
+    if dialect.driver not in ("psycopg", "psycopg_async"):
+        return None
+    import psycopg
+    from psycopg.pq import Format
+
+    cursors = (psycopg.Cursor, psycopg.AsyncCursor)
+
+    def to_binary(cursor: Any) -> None:
+        raw = getattr(cursor, "_cursor", cursor)  # inside the async adapter
+        if isinstance(raw, cursors):
+            raw.format = Format.BINARY
+
+    return to_binary
 
 
 # Where each MySQL/MariaDB connection keeps the max_allowed_packet it got.

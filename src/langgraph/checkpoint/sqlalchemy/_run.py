@@ -196,12 +196,13 @@ class _Place(Generic[E, L]):
         options: Mapping[str, Any] | None,
         autocommit_options: Mapping[str, Any] | None,
         read_only_options: Mapping[str, Any],
+        setup_cursor: Callable[[Any], None] | None,
     ) -> None:
         self.lock: L | None = lock
         self.options = options
         self.reached = False  # a connection was had once: see retry_delay
         self.statements = CompiledStatements(
-            bind.dialect, (options or {}).get("schema_translate_map")
+            bind.dialect, (options or {}).get("schema_translate_map"), setup_cursor
         )
         self.autocommit: E | None = None
         self.reader: E | None = None
@@ -213,6 +214,9 @@ class _Place(Generic[E, L]):
 
 class Binding(_Place[Engine, threading.RLock]):
     """Where a sync saver's jobs run.
+
+    ``setup_cursor``: applied to the cursor of each hot statement (see
+    ``_dialects.binary_results``).
 
     ``keep_connection``: keep one connection open between jobs instead of
     checking one out for each (see ``_engine.keeps_a_connection``: a
@@ -228,10 +232,17 @@ class Binding(_Place[Engine, threading.RLock]):
         read_only_options: Mapping[str, Any],
         *,
         keep_connection: bool = False,
+        setup_cursor: Callable[[Any], None] | None = None,
     ) -> None:
         engine = bind if isinstance(bind, Engine) else None
         super().__init__(
-            bind, engine, lock, options, autocommit_options, read_only_options
+            bind,
+            engine,
+            lock,
+            options,
+            autocommit_options,
+            read_only_options,
+            setup_cursor,
         )
         self.bind = bind
         self.keep_connection = keep_connection and engine is not None
@@ -356,10 +367,17 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         read_only_options: Mapping[str, Any],
         *,
         keep_connection: bool = False,
+        setup_cursor: Callable[[Any], None] | None = None,
     ) -> None:
         engine = bind if isinstance(bind, AsyncEngine) else None
         super().__init__(
-            bind, engine, lock, options, autocommit_options, read_only_options
+            bind,
+            engine,
+            lock,
+            options,
+            autocommit_options,
+            read_only_options,
+            setup_cursor,
         )
         self.bind = bind
         # On an engine, a whole attempt (checkout, transaction, statements,
@@ -381,6 +399,7 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
                 autocommit_options,
                 read_only_options,
                 keep_connection=keep_connection,
+                setup_cursor=setup_cursor,
             )
 
     @asynccontextmanager

@@ -22,7 +22,10 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
-from langgraph.checkpoint.sqlalchemy._dialects import transaction_options
+from langgraph.checkpoint.sqlalchemy._dialects import (
+    binary_results,
+    transaction_options,
+)
 from langgraph.checkpoint.sqlalchemy._engine import (
     check_transactions,
     keeps_a_connection,
@@ -87,6 +90,7 @@ class AsyncSQLAlchemySaver(SaverCore):
             self._exec_options,
             *transaction_options(bind.sync_engine),
             keep_connection=keeps_a_connection(bind),
+            setup_cursor=binary_results(bind.dialect),
         )
         self._owned_engine: AsyncEngine | None = None
         try:
