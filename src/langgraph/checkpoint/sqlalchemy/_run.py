@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
+from langgraph.checkpoint.sqlalchemy._greenlet import run_in_greenlet
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.util.concurrency import greenlet_spawn
 
 __all__ = [
     "RETRY_DELAYS",
@@ -423,7 +423,7 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         """Run ``job`` once, in its transaction."""
         if self.in_one_greenlet is not None:
             async with self.lock if self.lock is not None else _NULL_ALOCK:
-                return await greenlet_spawn(self.in_one_greenlet.attempt, job)
+                return await run_in_greenlet(self.in_one_greenlet.attempt, job)
         async with self.transaction(job) as conn:
             self.reached = True
             return await arun(job.make(), conn, self.options, self.statements)
@@ -432,7 +432,7 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         """Close the connections kept open between jobs, if any."""
         if self.in_one_greenlet is not None:
             async with self.lock if self.lock is not None else _NULL_ALOCK:
-                await greenlet_spawn(self.in_one_greenlet.release)
+                await run_in_greenlet(self.in_one_greenlet.release)
 
     async def run(self, job: Job[T]) -> T:
         attempt = 0
