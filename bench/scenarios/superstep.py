@@ -12,6 +12,7 @@ and with synchronous=NORMAL, which is what ours sets.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,9 @@ from bench.adapters import (
     official_sqlite,
     ours,
 )
+from bench.floor import KEY as FLOOR_KEY
+from bench.floor import LABEL as FLOOR_LABEL
+from bench.floor import statement_floor
 from bench.harness import Arm, SaverSet, alternate, compare
 from bench.plans import OpTimer, drive
 from bench.report import Row
@@ -65,14 +69,29 @@ class Match:
     note: str = ""
 
 
-def compare_savers(ctx: Context, tag: str, matches: Sequence[Match]) -> list[Row]:
+def compare_savers(
+    ctx: Context,
+    tag: str,
+    matches: Sequence[Match],
+    floor_against: Variant | None = None,
+) -> list[Row]:
     """Every saver of ``matches`` in one alternating run; a row per match,
-    and the per-call rows of the first."""
+    and the per-call rows of the first. With ``floor_against`` (one of the
+    anchors), the statement floor (``bench/floor.py``) runs as one more arm
+    and is compared with it."""
     s = ctx.settings
     threads = [f"thread-{i:04d}" for i in range(s.superstep_threads)]
     variants = {v.key: v for m in matches for v in (m.ours, m.theirs)}
-    with SaverSet(ctx.env, f"superstep_{tag}", list(variants.values())) as savers:
+    with contextlib.ExitStack() as stack:
+        savers = stack.enter_context(
+            SaverSet(ctx.env, f"superstep_{tag}", list(variants.values()))
+        )
         arms = []
+        if floor_against is not None:
+            floor_round = stack.enter_context(
+                statement_floor(ctx.env, f"superstep_{tag}", threads, s.superstep_steps)
+            )
+            arms.append(Arm(FLOOR_KEY, floor_round))
         for opened in savers.opened.values():
             saver = opened.saver
             for thread in threads:
@@ -97,6 +116,20 @@ def compare_savers(ctx: Context, tag: str, matches: Sequence[Match]) -> list[Row
         )
         for m in matches
     ]
+    if floor_against is not None:
+        rows.append(
+            Row.compared(
+                NAME,
+                f"{tag} superstep: {FLOOR_LABEL} vs {floor_against.label}",
+                "s",
+                compare(
+                    samples[FLOOR_KEY]["superstep"],
+                    samples[floor_against.key]["superstep"],
+                ),
+                note="the same statements as ours, replayed prepared on raw psycopg "
+                "with nothing around them: no saver sending them can do better",
+            )
+        )
     first = matches[0]
     rows += [
         Row.compared(
@@ -138,6 +171,7 @@ def run(ctx: Context) -> list[Row]:
                 note="ours on its default pool against their fastest form",
             ),
         ],
+        floor_against=official_pg_conn(),
     )
     sqlite = compare_savers(
         ctx,

@@ -1,0 +1,116 @@
+"""The floor under the PostgreSQL superstep: our statements with no saver.
+
+A superstep is three calls, and each waits for the server. However little
+Python a saver runs, it cannot beat the time those three statements take by
+themselves. This arm measures that: each round, our saver does its
+supersteps on a recording database, untimed, while a ``before_cursor_execute``
+listener keeps every statement and its parameters exactly as they went to
+psycopg; then the timed part sends the same statements, in order, on a raw
+psycopg connection to a second database that has seen the same history, as
+prepared statements, reading every row, with nothing else around them.
+
+Its ratio to the official saver is the best ratio any saver sending these
+statements could reach on this machine: a target below it asks for fewer
+round trips or less server work, not less Python.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from bench.adapters import POSTGRES, ours
+from bench.plans import drive
+from bench.servers import BenchEnv, libpq_url
+from bench.workload import seed_thread, superstep
+
+KEY = "statement_floor"
+LABEL = "our statements on raw psycopg (no saver)"
+
+Statement = tuple[str, Any]
+
+
+class _Recorder:
+    """Ours on one connection, keeping what it sends while ``on``."""
+
+    def __init__(self, saver: Any) -> None:
+        self.saver = saver
+        self.sent: list[Statement] = []
+        self.on = False
+        event.listen(saver.bind, "before_cursor_execute", self._keep)
+
+    def _keep(
+        self,
+        _conn: Any,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        executemany: bool,
+    ) -> None:
+        if self.on:
+            if executemany:  # the hot path never sends one; a floor must not
+                raise AssertionError(f"an executemany in a superstep: {statement}")
+            self.sent.append((statement, parameters))
+
+    def take(self, plan_of: Callable[[], Any], count: int) -> list[Statement]:
+        """The statements of ``count`` plans run on the saver."""
+        self.sent, self.on = [], True
+        try:
+            for _ in range(count):
+                drive(plan_of(), self.saver)
+        finally:
+            self.on = False
+        return self.sent
+
+
+def _replay(conn: Any, statements: Sequence[Statement]) -> None:
+    with conn.cursor(binary=True) as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params, prepare=True)
+            if cursor.pgresult is not None and cursor.pgresult.ntuples:
+                cursor.fetchall()
+
+
+@contextmanager
+def statement_floor(
+    env: BenchEnv, tag: str, threads: Sequence[str], steps: int
+) -> Iterator[Callable[[], Mapping[str, float]]]:
+    """A round function: ``steps`` supersteps' statements replayed, timed
+    per superstep, after recording them on a saver of ours."""
+    import psycopg
+
+    from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+
+    recorded, replayed = (
+        env.pg(f"{tag}_floor_recorded"),
+        env.pg(f"{tag}_floor_replayed"),
+    )
+    with SQLAlchemySaver.from_url(replayed) as replica:
+        replica.setup()  # the same tables and indexes as the recorder's
+    with ExitStack() as stack:
+        saver = stack.enter_context(ours(POSTGRES, one_connection=True).open(recorded))
+        conn = stack.enter_context(
+            psycopg.connect(libpq_url(replayed), autocommit=True)
+        )
+        recorder = _Recorder(saver)
+        next_version = saver.get_next_version
+        to_seed = iter(threads)
+        seeded = recorder.take(
+            lambda: seed_thread(next(to_seed), next_version), len(threads)
+        )
+        _replay(conn, seeded)
+        turn = itertools.cycle(threads)
+
+        def round_() -> Mapping[str, float]:
+            sent = recorder.take(lambda: superstep(next(turn), next_version), steps)
+            start = time.perf_counter()
+            _replay(conn, sent)
+            return {"superstep": (time.perf_counter() - start) / steps}
+
+        yield round_
