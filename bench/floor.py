@@ -11,7 +11,10 @@ prepared statements, reading every row, with nothing else around them.
 
 Its ratio to the official saver is the best ratio any saver sending these
 statements could reach on this machine: a target below it asks for fewer
-round trips or less server work, not less Python.
+round trips or less server work, not less Python. The same round also times
+three empty prepared statements (``SELECT 1``) per superstep on that
+connection: the bare round trips, the floor of any saver whose three calls
+each wait for the server, whatever its statements.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from bench.workload import seed_thread, superstep
 
 KEY = "statement_floor"
 LABEL = "our statements on raw psycopg (no saver)"
+EMPTY_LABEL = "3 empty round trips (SELECT 1)"
+# A superstep's calls, each one round trip: the least any durable saver makes.
+ROUND_TRIPS = 3
 
 Statement = tuple[str, Any]
 
@@ -67,6 +73,16 @@ class _Recorder:
         finally:
             self.on = False
         return self.sent
+
+
+def _empty_round_trips(conn: Any, count: int) -> None:
+    with conn.cursor(binary=True) as cursor:
+        for _ in range(count):
+            cursor.execute(_EMPTY, prepare=True)
+            cursor.fetchall()
+
+
+_EMPTY = "SELECT 1"
 
 
 def _replay(conn: Any, statements: Sequence[Statement]) -> None:
@@ -111,6 +127,12 @@ def statement_floor(
             sent = recorder.take(lambda: superstep(next(turn), next_version), steps)
             start = time.perf_counter()
             _replay(conn, sent)
-            return {"superstep": (time.perf_counter() - start) / steps}
+            replayed = time.perf_counter()
+            _empty_round_trips(conn, ROUND_TRIPS * steps)
+            emptied = time.perf_counter()
+            return {
+                "superstep": (replayed - start) / steps,
+                "round_trips": (emptied - replayed) / steps,
+            }
 
         yield round_
