@@ -3,8 +3,8 @@
 A superstep is three calls, and each waits for the server. However little
 Python a saver runs, it cannot beat the time those three statements take by
 themselves. This arm measures that: each round, our saver does its
-supersteps on a recording database, untimed, while a ``before_cursor_execute``
-listener keeps every statement and its parameters exactly as they went to
+supersteps on a recording database, untimed, while ``list_filter.captured``
+keeps every statement and its parameters exactly as they went to
 psycopg; then the timed part sends the same statements, in order, on a raw
 psycopg connection to a second database that has seen the same history, as
 prepared statements, reading every row, with nothing else around them.
@@ -25,10 +25,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from sqlalchemy import event
-
 from bench.adapters import POSTGRES, ours
 from bench.plans import drive
+from bench.scenarios.list_filter import captured
 from bench.servers import BenchEnv, libpq_url
 from bench.workload import seed_thread, superstep
 
@@ -37,42 +36,17 @@ LABEL = "our statements on raw psycopg (no saver)"
 EMPTY_LABEL = "3 empty round trips (SELECT 1)"
 # A superstep's calls, each one round trip: the least any durable saver makes.
 ROUND_TRIPS = 3
+_EMPTY = "SELECT 1"
 
 Statement = tuple[str, Any]
 
 
-class _Recorder:
-    """Ours on one connection, keeping what it sends while ``on``."""
-
-    def __init__(self, saver: Any) -> None:
-        self.saver = saver
-        self.sent: list[Statement] = []
-        self.on = False
-        event.listen(saver.bind, "before_cursor_execute", self._keep)
-
-    def _keep(
-        self,
-        _conn: Any,
-        _cursor: Any,
-        statement: str,
-        parameters: Any,
-        _context: Any,
-        executemany: bool,
-    ) -> None:
-        if self.on:
-            if executemany:  # the hot path never sends one; a floor must not
-                raise AssertionError(f"an executemany in a superstep: {statement}")
-            self.sent.append((statement, parameters))
-
-    def take(self, plan_of: Callable[[], Any], count: int) -> list[Statement]:
-        """The statements of ``count`` plans run on the saver."""
-        self.sent, self.on = [], True
-        try:
-            for _ in range(count):
-                drive(plan_of(), self.saver)
-        finally:
-            self.on = False
-        return self.sent
+def _statements_of(saver: Any, plans: Iterator[Any]) -> list[Statement]:
+    """What ``saver`` sent to run ``plans``, as it went to the driver."""
+    with captured(saver.bind) as sent:
+        for plan in plans:
+            drive(plan, saver)
+    return sent
 
 
 def _empty_round_trips(conn: Any, count: int) -> None:
@@ -80,9 +54,6 @@ def _empty_round_trips(conn: Any, count: int) -> None:
         for _ in range(count):
             cursor.execute(_EMPTY, prepare=True)
             cursor.fetchall()
-
-
-_EMPTY = "SELECT 1"
 
 
 def _replay(conn: Any, statements: Sequence[Statement]) -> None:
@@ -114,17 +85,17 @@ def statement_floor(
         conn = stack.enter_context(
             psycopg.connect(libpq_url(replayed), autocommit=True)
         )
-        recorder = _Recorder(saver)
         next_version = saver.get_next_version
-        to_seed = iter(threads)
-        seeded = recorder.take(
-            lambda: seed_thread(next(to_seed), next_version), len(threads)
+        _replay(
+            conn,
+            _statements_of(saver, (seed_thread(t, next_version) for t in threads)),
         )
-        _replay(conn, seeded)
         turn = itertools.cycle(threads)
 
         def round_() -> Mapping[str, float]:
-            sent = recorder.take(lambda: superstep(next(turn), next_version), steps)
+            sent = _statements_of(
+                saver, (superstep(next(turn), next_version) for _ in range(steps))
+            )
             start = time.perf_counter()
             _replay(conn, sent)
             replayed = time.perf_counter()

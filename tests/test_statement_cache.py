@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine.default import DefaultExecutionContext
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
 from conftest import make_backend
 
@@ -126,3 +127,78 @@ async def test_psycopg_reads_in_binary_on_the_hot_path(
         assert got.pending_writes == [("task", "big", value)]
     assert len(formats) >= 2, formats
     assert set(formats) == {Format.BINARY}, formats
+
+
+async def _superstep(saver: Any, thread: str, step: int, config: Any) -> Any:
+    """put, put_writes and get_tuple, on the async API of an async saver."""
+    asynchronous = isinstance(saver, AsyncSQLAlchemySaver)
+
+    async def call(name: str, *args: Any) -> Any:
+        if asynchronous:
+            return await getattr(saver, "a" + name)(*args)
+        return getattr(saver, name)(*args)
+
+    version = str(step + 1)
+    checkpoint = generate_checkpoint(
+        channel_values={"a": step}, channel_versions={"a": version}
+    )
+    config = await call(
+        "put", config, checkpoint, generate_metadata(step=step), {"a": version}
+    )
+    await call("put_writes", config, [("a", step)], f"task-{step}")
+    got = await call("get_tuple", generate_config(thread))
+    assert got is not None
+    assert got.checkpoint["channel_values"] == {"a": step}
+    assert got.pending_writes == [(f"task-{step}", "a", step)]
+    return config
+
+
+async def test_hot_statements_reuse_one_cursor_per_connection(
+    backend: Any,
+) -> None:
+    """The hot statements of every call on one DBAPI connection run on one
+    cursor, made the first time (a new psycopg cursor per statement cost
+    about as much Python as the statement itself), sync and async, on a pool
+    and on a kept connection; what the calls return is unchanged."""
+    cursors: dict[int, tuple[Any, set[int]]] = {}
+    hot = 0
+
+    def record(
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        nonlocal hot
+        # The saver's own compiled statements (BEGIN, sent by the begin
+        # listener on a cursor of its own, aside).
+        if context is None and not statement.startswith("BEGIN"):
+            hot += 1
+            dbapi = conn.connection.dbapi_connection
+            # Keep the connection referenced, so that its id is never reused.
+            cursors.setdefault(id(dbapi), (dbapi, set()))[1].add(id(cursor))
+
+    sync_saver = backend.saver()
+    async_saver = await backend.asaver()
+    engines = [sync_saver.bind.engine, async_saver.bind.sync_engine]
+    try:
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
+        for saver in (sync_saver, async_saver):
+            thread = f"cursor-{type(saver).__name__}"
+            config: Any = generate_config(thread)
+            for step in range(4):
+                config = await _superstep(saver, thread, step, config)
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+        sync_saver.close()
+        await async_saver.aclose()
+    if not sync_saver._ops.native_upsert:
+        # The portable statements all go through Connection.execute.
+        assert hot == 0, hot
+        return
+    assert hot >= 2 * 4 * 2, hot  # the calls took the hot route
+    assert {len(ids) for _, ids in cursors.values()} == {1}, cursors

@@ -20,6 +20,7 @@ No I/O happens here but through the ``Connection`` given.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
@@ -157,6 +158,9 @@ class CompiledStatements:
         self.schema_translate_map = schema_translate_map
         # Applied to each new cursor (see _dialects.binary_results).
         self.setup_cursor = setup_cursor
+        # Where each DBAPI connection keeps its hot-statement cursor: one per
+        # cursor set-up, so that savers set up alike share it.
+        self._cursor_key = ("langgraph.checkpoint.sqlalchemy.cursor", setup_cursor)
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled | None] = {}
         self._lock = threading.Lock()
 
@@ -209,10 +213,8 @@ class CompiledStatements:
     ) -> Rows:
         """Run ``compiled`` with ``values`` on ``conn``'s DBAPI connection."""
         params = compiled.parameters(values)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._cursor(conn)
         try:
-            if self.setup_cursor is not None:
-                self.setup_cursor(cursor)
             # SQLAlchemy's last step of every execution: cursor events, echo,
             # and on error the wrapping and pool invalidation of any other.
             conn._cursor_execute(cursor, compiled.sql, params)
@@ -220,8 +222,38 @@ class CompiledStatements:
                 return compiled.decode(cursor, self.dialect)
             except self.dialect.loaded_dbapi.Error as exc:
                 conn._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)
-        finally:
-            cursor.close()
+        except BaseException:
+            # After a failure (or an interruption mid-statement) the cursor
+            # may hold anything: the next statement gets a new one.
+            self._drop_cursor(conn)
+            raise
+        raise AssertionError("unreachable: _handle_dbapi_exception raises")
+
+    def _cursor(self, conn: Connection) -> Any:
+        """The DBAPI connection's cursor for hot statements, made once.
+
+        A cursor per statement cost as much as the statement's own Python on
+        the async drivers (SQLAlchemy's adapter around each new psycopg
+        cursor). The pooled connection's ``info`` lives exactly as long as
+        the DBAPI connection (it is cleared when that is closed or
+        invalidated), and one job at a time has the connection, so a cursor
+        kept there is never shared or outlives its connection."""
+        info = conn.connection.info
+        cursor = info.get(self._cursor_key)
+        if cursor is None:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            if self.setup_cursor is not None:
+                self.setup_cursor(cursor)
+            info[self._cursor_key] = cursor
+        return cursor
+
+    def _drop_cursor(self, conn: Connection) -> None:
+        if conn.invalidated or conn.closed:
+            return  # its info went with the DBAPI connection
+        cursor = conn.connection.info.pop(self._cursor_key, None)
+        if cursor is not None:
+            with contextlib.suppress(Exception):  # a broken cursor, dropped
+                cursor.close()
 
 
 def is_single(
