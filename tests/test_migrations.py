@@ -326,3 +326,24 @@ def test_setup_from_an_installed_wheel(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "checkpoint_writes" in out.stdout
     assert migrate.VERSION_TABLE in out.stdout
+
+
+def test_importing_the_savers_leaves_alembic_unloaded(tmp_path: Path) -> None:
+    """Alembic loads when the schema is managed (``setup()``, the command
+    line), not when an application imports the savers: it took about as long
+    to import as the rest of the package."""
+    script = (
+        "import sys\n"
+        "import langgraph.checkpoint.sqlalchemy, langgraph.checkpoint.sqlalchemy.aio\n"
+        "from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver\n"
+        "assert 'alembic' not in sys.modules, 'imported with the savers'\n"
+        f"with SQLAlchemySaver.from_url('sqlite:///{tmp_path / 'a.db'}') as saver:\n"
+        "    saver.setup()\n"
+        "assert 'alembic' in sys.modules, 'setup() ran without it?'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -16,10 +16,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
-
-import sqlalchemy as sa
 
 from bench.adapters import POSTGRES, official_pg_conn, ours
 from bench.bulk import clone_checkpoints, template
@@ -28,6 +25,7 @@ from bench.plans import Op, Plan, drive
 from bench.report import Row
 from bench.servers import libpq_url
 from bench.settings import Context
+from bench.statements import captured
 
 NAME = "list_filter"
 TITLE = "list(filter=...) on metadata over many checkpoints (PostgreSQL, EXPLAIN)"
@@ -72,21 +70,6 @@ def _list(filter: dict[str, Any]) -> Plan[list[Any]]:
 
 
 # -- EXPLAIN -----------------------------------------------------------------
-
-
-@contextmanager
-def captured(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement (and its DBAPI parameters) run on ``engine`` meanwhile."""
-    seen: list[tuple[str, Any]] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        seen.append((statement, params))
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 def plan_nodes(plan: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -27,14 +27,14 @@ from bench.adapters import (
     official_sqlite,
     ours,
 )
-from bench.floor import EMPTY_LABEL as FLOOR_EMPTY_LABEL
-from bench.floor import KEY as FLOOR_KEY
-from bench.floor import LABEL as FLOOR_LABEL
-from bench.floor import statement_floor
 from bench.harness import Arm, SaverSet, alternate, compare
 from bench.plans import OpTimer, drive
 from bench.report import Row
 from bench.settings import Context
+from bench.statements import EMPTY_LABEL as FLOOR_EMPTY_LABEL
+from bench.statements import KEY as FLOOR_KEY
+from bench.statements import LABEL as FLOOR_LABEL
+from bench.statements import statement_floor
 from bench.workload import seed_thread, superstep
 
 NAME = "superstep"
@@ -78,7 +78,7 @@ def compare_savers(
 ) -> list[Row]:
     """Every saver of ``matches`` in one alternating run; a row per match,
     and the per-call rows of the first. With ``floor_against`` (one of the
-    anchors), the statement floor (``bench/floor.py``) runs as one more arm
+    anchors), the statement floor (``bench/statements.py``) runs as one more arm
     and is compared with it."""
     s = ctx.settings
     threads = [f"thread-{i:04d}" for i in range(s.superstep_threads)]

@@ -16,6 +16,11 @@ top-level ``alembic/`` is a link to that folder. Three ways in:
 
 Our version table is ``langgraph_checkpoint_alembic_version``, never the host's
 ``alembic_version``.
+
+Alembic is imported by the functions that use it, not with this module: the
+saver imports this module for its names, and importing Alembic took about as
+long as the rest of the package (0.3 of 0.6-0.8 s, cold), which an application
+whose schema is managed elsewhere never needs.
 """
 
 from __future__ import annotations
@@ -25,16 +30,13 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from alembic import command
-from alembic.config import Config
-from alembic.config import main as alembic_main
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.sqlalchemy._dialects import sync_url
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "BRANCH_LABEL",
@@ -101,6 +103,8 @@ def alembic_config(
     version_table: str = VERSION_TABLE,
 ) -> Config:
     """An Alembic ``Config`` for our scripts; with ``connection``, env.py uses it."""
+    from alembic.config import Config
+
     config = Config(str(ini_path()))
     if connection is not None:
         config.attributes["connection"] = connection
@@ -111,6 +115,8 @@ def alembic_config(
 
 @functools.cache
 def _script_heads() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
@@ -121,6 +127,8 @@ def current_heads(
     version_table: str = VERSION_TABLE,
 ) -> frozenset[str]:
     """The revisions the database is at (empty before the first upgrade)."""
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(
         connection,
         opts={"version_table": version_table, "version_table_schema": schema},
@@ -143,6 +151,8 @@ def upgrade(
         _script_heads()
     ):
         return False
+    from alembic import command
+
     config = alembic_config(connection, schema=schema, version_table=version_table)
     command.upgrade(config, "heads")
     return True
@@ -150,6 +160,8 @@ def upgrade(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m langgraph.checkpoint.sqlalchemy.migrate [alembic args]``."""
+    from alembic.config import main as alembic_main
+
     args = list(sys.argv[1:] if argv is None else argv)
     alembic_main(argv=["-c", str(ini_path()), *args], prog="python -m " + __name__)
 

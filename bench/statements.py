@@ -1,9 +1,12 @@
-"""The floor under the PostgreSQL superstep: our statements with no saver.
+"""What ours sends, caught and replayed: the floor under the PostgreSQL superstep.
+
+:func:`captured` keeps every statement an engine runs, as it went to the
+driver. :func:`statement_floor` uses it for our statements with no saver.
 
 A superstep is three calls, and each waits for the server. However little
 Python a saver runs, it cannot beat the time those three statements take by
 themselves. This arm measures that: each round, our saver does its
-supersteps on a recording database, untimed, while ``list_filter.captured``
+supersteps on a recording database, untimed, while :func:`captured`
 keeps every statement and its parameters exactly as they went to
 psycopg; then the timed part sends the same statements, in order, on a raw
 psycopg connection to a second database that has seen the same history, as
@@ -25,9 +28,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from sqlalchemy import Engine, event
+
 from bench.adapters import POSTGRES, ours
 from bench.plans import drive
-from bench.scenarios.list_filter import captured
 from bench.servers import BenchEnv, libpq_url
 from bench.workload import seed_thread, superstep
 
@@ -39,6 +43,21 @@ ROUND_TRIPS = 3
 _EMPTY = "SELECT 1"
 
 Statement = tuple[str, Any]
+
+
+@contextmanager
+def captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement (and its DBAPI parameters) run on ``engine`` meanwhile."""
+    seen: list[tuple[str, Any]] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
 
 
 def _statements_of(saver: Any, plans: Iterator[Any]) -> list[Statement]:
