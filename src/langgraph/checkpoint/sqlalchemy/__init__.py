@@ -37,8 +37,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._dialects import (
-    binary_results,
-    transaction_options,
+    bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy._engine import (
     check_transactions,
@@ -122,10 +121,10 @@ class SQLAlchemySaver(SaverCore):
         self._binding = Binding(
             bind,
             threading.RLock() if needs_serializing(bind) else None,
-            self._exec_options,
-            *transaction_options(bind if isinstance(bind, Engine) else bind.engine),
+            bind_settings(
+                bind if isinstance(bind, Engine) else bind.engine, self._exec_options
+            ),
             keep_connection=keeps_a_connection(bind),
-            setup_cursor=binary_results(bind.dialect),
         )
         self._owned_engine: Engine | None = None
 

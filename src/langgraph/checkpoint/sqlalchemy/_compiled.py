@@ -241,7 +241,9 @@ class CompiledStatements:
         cursor). The pooled connection's ``info`` lives exactly as long as
         the DBAPI connection (it is cleared when that is closed or
         invalidated), and one job at a time has the connection, so a cursor
-        kept there is never shared or outlives its connection."""
+        kept there is never shared or outlives its connection. (A psycopg
+        cursor holds its last result until the next statement: each idle
+        connection keeps one, bounded by the pool's size.)"""
         info = conn.connection.info
         cursor = info.get(self._cursor_key)
         if cursor is None:

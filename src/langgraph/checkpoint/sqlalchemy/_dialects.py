@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from langgraph.checkpoint.sqlalchemy._run import Execute, Step
+from langgraph.checkpoint.sqlalchemy._run import BindSettings, Execute, Step
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from sqlalchemy import (
     ColumnElement,
@@ -52,6 +52,7 @@ __all__ = [
     "DialectOps",
     "autocommits_at_driver",
     "binary_results",
+    "bind_settings",
     "dialect_ops",
     "engine_defaults",
     "is_memory_sqlite",
@@ -351,6 +352,13 @@ def transaction_options(engine: Engine) -> TransactionOptions:
         # check-in rolled its write back. Such jobs take a transaction here.
         return TransactionOptions(None, {})
     return TransactionOptions({"isolation_level": "AUTOCOMMIT"}, {})
+
+
+def bind_settings(engine: Engine, options: Mapping[str, Any] | None) -> BindSettings:
+    """How a saver runs its jobs on ``engine`` (or on a connection of it),
+    every statement with execution ``options``."""
+    autocommit, read_only = transaction_options(engine)
+    return BindSettings(options, autocommit, read_only, binary_results(engine.dialect))
 
 
 def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:

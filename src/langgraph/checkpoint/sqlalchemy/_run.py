@@ -40,6 +40,7 @@ from sqlalchemy.sql.base import Executable
 __all__ = [
     "RETRY_DELAYS",
     "AsyncBinding",
+    "BindSettings",
     "Binding",
     "Call",
     "Execute",
@@ -178,6 +179,27 @@ def retry_delay(
     return RETRY_DELAYS[attempt] if lost or (reached and unreachable) else None
 
 
+@dataclass(frozen=True, slots=True)
+class BindSettings:
+    """How every job on one bind runs, worked out once from its engine
+    (``_dialects.bind_settings``).
+
+    Attributes:
+        options: execution options of every statement (the saver's
+            ``schema_translate_map``).
+        autocommit_options: the options of one-statement jobs, or None where
+            such a job takes a transaction like the rest.
+        read_only_options: the options of jobs that only read.
+        setup_cursor: applied to the cursor of the hot statements (see
+            ``_dialects.binary_results``).
+    """
+
+    options: Mapping[str, Any] | None
+    autocommit_options: Mapping[str, Any] | None
+    read_only_options: Mapping[str, Any]
+    setup_cursor: Callable[[Any], None] | None = None
+
+
 E = TypeVar("E", Engine, AsyncEngine)
 L = TypeVar("L", threading.RLock, asyncio.Lock)
 
@@ -193,30 +215,28 @@ class _Place(Generic[E, L]):
         bind: E | Connection | AsyncConnection,
         engine: E | None,
         lock: L | None,
-        options: Mapping[str, Any] | None,
-        autocommit_options: Mapping[str, Any] | None,
-        read_only_options: Mapping[str, Any],
-        setup_cursor: Callable[[Any], None] | None,
+        settings: BindSettings,
     ) -> None:
         self.lock: L | None = lock
-        self.options = options
+        self.options = settings.options
         self.reached = False  # a connection was had once: see retry_delay
         self.statements = CompiledStatements(
-            bind.dialect, (options or {}).get("schema_translate_map"), setup_cursor
+            bind.dialect,
+            (settings.options or {}).get("schema_translate_map"),
+            settings.setup_cursor,
         )
         self.autocommit: E | None = None
         self.reader: E | None = None
         if engine is not None:
-            if autocommit_options is not None:
-                self.autocommit = engine.execution_options(**autocommit_options)
-            self.reader = engine.execution_options(**read_only_options)
+            if settings.autocommit_options is not None:
+                self.autocommit = engine.execution_options(
+                    **settings.autocommit_options
+                )
+            self.reader = engine.execution_options(**settings.read_only_options)
 
 
 class Binding(_Place[Engine, threading.RLock]):
     """Where a sync saver's jobs run.
-
-    ``setup_cursor``: applied to the cursor of each hot statement (see
-    ``_dialects.binary_results``).
 
     ``keep_connection``: keep one connection open between jobs instead of
     checking one out for each (see ``_engine.keeps_a_connection``: a
@@ -227,33 +247,23 @@ class Binding(_Place[Engine, threading.RLock]):
         self,
         bind: Engine | Connection,
         lock: threading.RLock | None,
-        options: Mapping[str, Any] | None,
-        autocommit_options: Mapping[str, Any] | None,
-        read_only_options: Mapping[str, Any],
+        settings: BindSettings,
         *,
         keep_connection: bool = False,
-        setup_cursor: Callable[[Any], None] | None = None,
     ) -> None:
         engine = bind if isinstance(bind, Engine) else None
-        super().__init__(
-            bind,
-            engine,
-            lock,
-            options,
-            autocommit_options,
-            read_only_options,
-            setup_cursor,
-        )
+        super().__init__(bind, engine, lock, settings)
         self.bind = bind
         self.keep_connection = keep_connection and engine is not None
         self._kept: Connection | None = None
         self._kept_options: Mapping[str, Any] | None = None
         # The execution options of one-statement, read-only and other jobs,
         # each naming every key, so that setting one unsets the others'.
-        unset = dict.fromkeys([*(autocommit_options or {}), *read_only_options])
+        autocommit = settings.autocommit_options or {}
+        unset = dict.fromkeys([*autocommit, *settings.read_only_options])
         self._job_options = (
-            {**unset, **(autocommit_options or {})},
-            {**unset, **read_only_options},
+            {**unset, **autocommit},
+            {**unset, **settings.read_only_options},
             unset,
         )
 
@@ -362,23 +372,12 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         self,
         bind: AsyncEngine | AsyncConnection,
         lock: asyncio.Lock | None,
-        options: Mapping[str, Any] | None,
-        autocommit_options: Mapping[str, Any] | None,
-        read_only_options: Mapping[str, Any],
+        settings: BindSettings,
         *,
         keep_connection: bool = False,
-        setup_cursor: Callable[[Any], None] | None = None,
     ) -> None:
         engine = bind if isinstance(bind, AsyncEngine) else None
-        super().__init__(
-            bind,
-            engine,
-            lock,
-            options,
-            autocommit_options,
-            read_only_options,
-            setup_cursor,
-        )
+        super().__init__(bind, engine, lock, settings)
         self.bind = bind
         # On an engine, a whole attempt (checkout, transaction, statements,
         # check-in) runs as the sync Binding runs it, on the engine's
@@ -393,13 +392,7 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         self.in_one_greenlet: Binding | None = None
         if engine is not None and (lock is None or keep_connection):
             self.in_one_greenlet = Binding(
-                engine.sync_engine,
-                None,
-                options,
-                autocommit_options,
-                read_only_options,
-                keep_connection=keep_connection,
-                setup_cursor=setup_cursor,
+                engine.sync_engine, None, settings, keep_connection=keep_connection
             )
 
     @asynccontextmanager

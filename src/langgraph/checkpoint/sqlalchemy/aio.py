@@ -23,8 +23,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._dialects import (
-    binary_results,
-    transaction_options,
+    bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy._engine import (
     check_transactions,
@@ -87,10 +86,8 @@ class AsyncSQLAlchemySaver(SaverCore):
         self._binding = AsyncBinding(
             bind,
             asyncio.Lock() if needs_serializing(bind) else None,
-            self._exec_options,
-            *transaction_options(bind.sync_engine),
+            bind_settings(bind.sync_engine, self._exec_options),
             keep_connection=keeps_a_connection(bind),
-            setup_cursor=binary_results(bind.dialect),
         )
         self._owned_engine: AsyncEngine | None = None
         try:
