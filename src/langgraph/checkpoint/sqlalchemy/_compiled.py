@@ -163,7 +163,8 @@ class CompiledStatements:
         # Applied to each new cursor (see _dialects.binary_results).
         self.setup_cursor = setup_cursor
         # Where each DBAPI connection keeps its hot-statement cursor: one per
-        # cursor set-up, so that savers set up alike share it.
+        # cursor set-up, so that savers on one engine share it (each job has
+        # the connection to itself, whichever saver runs it).
         self._cursor_key = ("langgraph.checkpoint.sqlalchemy.cursor", setup_cursor)
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled | None] = {}
         self._lock = threading.Lock()
@@ -236,9 +237,10 @@ class CompiledStatements:
     def _cursor(self, conn: Connection) -> Any:
         """The DBAPI connection's cursor for hot statements, made once.
 
-        A cursor per statement cost as much as the statement's own Python on
-        the async drivers (SQLAlchemy's adapter around each new psycopg
-        cursor). The pooled connection's ``info`` lives exactly as long as
+        A new psycopg cursor starts with empty adaptation caches: a statement
+        on one took about 10 µs more than on a cursor that had run it before
+        (sync, one connection: 0.89x the client CPU of a superstep). The
+        pooled connection's ``info`` lives exactly as long as
         the DBAPI connection (it is cleared when that is closed or
         invalidated), and one job at a time has the connection, so a cursor
         kept there is never shared or outlives its connection. (A psycopg

@@ -374,17 +374,18 @@ def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:
     """
     if dialect.driver not in ("psycopg", "psycopg_async"):
         return None
+    return _psycopg_binary
+
+
+def _psycopg_binary(cursor: Any) -> None:
+    # One function for every saver, so that savers on one engine share the
+    # kept cursor (_compiled keys it by this function).
     import psycopg
     from psycopg.pq import Format
 
-    cursors = (psycopg.Cursor, psycopg.AsyncCursor)
-
-    def to_binary(cursor: Any) -> None:
-        raw = getattr(cursor, "_cursor", cursor)  # inside the async adapter
-        if isinstance(raw, cursors):
-            raw.format = Format.BINARY
-
-    return to_binary
+    raw = getattr(cursor, "_cursor", cursor)  # inside the async adapter
+    if isinstance(raw, (psycopg.Cursor, psycopg.AsyncCursor)):
+        raw.format = Format.BINARY
 
 
 # Where each MySQL/MariaDB connection keeps the max_allowed_packet it got.
