@@ -186,7 +186,7 @@ async def test_hot_statements_reuse_one_cursor_per_connection(
 ) -> None:
     """The hot statements of every call on one DBAPI connection run on one
     cursor, made the first time (a statement on a new psycopg cursor took
-    about 10 µs more, its adaptation caches empty), sync and async, on a pool
+    23-33 µs more, its adaptation caches empty), sync and async, on a pool
     and on a kept connection; what the calls return is unchanged."""
     log = _CursorLog()
     sync_saver = backend.saver()
