@@ -71,8 +71,9 @@ def _ours_sync(place: str, engine_kwargs: dict[str, Any] | None) -> Iterator[Any
 async def _ours_async(place: str, pool_size: int) -> AsyncIterator[Any]:
     from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
+    url = place if "://" in place else f"sqlite:///{place}"
     kwargs = {"pool_size": pool_size, "max_overflow": 0}
-    async with AsyncSQLAlchemySaver.from_url(place, engine_kwargs=kwargs) as saver:
+    async with AsyncSQLAlchemySaver.from_url(url, engine_kwargs=kwargs) as saver:
         await saver.setup()
         yield saver
 
@@ -96,12 +97,15 @@ def ours(backend: str, *, one_connection: bool = False) -> Variant:
     )
 
 
-def ours_async(pool_size: int) -> Variant:
+def ours_async(pool_size: int, backend: str = POSTGRES) -> Variant:
+    """Our async saver from ``from_url`` on a pool of ``pool_size``: psycopg
+    on PostgreSQL, aiosqlite on a SQLite file."""
+    where = "PG" if backend == POSTGRES else "SQLite"
     return Variant(
-        key="ours_async_pg",
-        label=f"ours AsyncSQLAlchemySaver PG (pool {pool_size})",
+        key=f"ours_async_{'pg' if backend == POSTGRES else backend}",
+        label=f"ours AsyncSQLAlchemySaver {where} (pool {pool_size})",
         side="ours",
-        backend=POSTGRES,
+        backend=backend,
         is_async=True,
         opener=lambda place: _ours_async(place, pool_size),
     )
@@ -206,6 +210,27 @@ def _official_sqlite(place: str, synchronous: str | None) -> Iterator[Any]:
         yield saver
     finally:
         conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _official_sqlite_async(place: str) -> AsyncIterator[Any]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    # As it comes: one aiosqlite connection; setup() switches to WAL.
+    async with AsyncSqliteSaver.from_conn_string(place) as saver:
+        await saver.setup()
+        yield saver
+
+
+def official_sqlite_async() -> Variant:
+    return Variant(
+        key="official_sqlite_async",
+        label="AsyncSqliteSaver",
+        side="official",
+        backend=SQLITE,
+        is_async=True,
+        opener=_official_sqlite_async,
+    )
 
 
 def official_sqlite(synchronous: str | None = None) -> Variant:

@@ -7,6 +7,7 @@ from types import ModuleType
 
 from bench.scenarios import (
     agent_turn,
+    async_sqlite,
     concurrent,
     deep_thread,
     list_filter,
@@ -23,6 +24,7 @@ SCENARIOS: dict[str, ModuleType] = {
         list_filter,
         deep_thread,
         concurrent,
+        async_sqlite,
         storage,
         round_trips,
     )

@@ -358,7 +358,13 @@ def bind_settings(engine: Engine, options: Mapping[str, Any] | None) -> BindSett
     """How a saver runs its jobs on ``engine`` (or on a connection of it),
     every statement with execution ``options``."""
     autocommit, read_only = transaction_options(engine)
-    return BindSettings(options, autocommit, read_only, binary_results(engine.dialect))
+    return BindSettings(
+        options,
+        autocommit,
+        read_only,
+        binary_results(engine.dialect),
+        single_writer=engine.dialect.name == "sqlite",
+    )
 
 
 def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:

@@ -27,7 +27,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
 from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
@@ -192,12 +192,21 @@ class BindSettings:
         read_only_options: the options of jobs that only read.
         setup_cursor: applied to the cursor of the hot statements (see
             ``_dialects.binary_results``).
+        single_writer: the database takes one writing transaction at a time
+            (SQLite), so the saver's own writers take turns on a lock of
+            its own before they check out a connection: SQLite's busy
+            handler makes a blocked writer sleep in steps of milliseconds,
+            which a lock in the process never does. Readers go on unhindered
+            (WAL). A writer waits for the saver's previous one with no time
+            limit (that is this process's own work under way); writers in
+            other processes still meet the busy timeout.
     """
 
     options: Mapping[str, Any] | None
     autocommit_options: Mapping[str, Any] | None
     read_only_options: Mapping[str, Any]
     setup_cursor: Callable[[Any], None] | None = None
+    single_writer: bool = False
 
 
 E = TypeVar("E", Engine, AsyncEngine)
@@ -206,18 +215,22 @@ L = TypeVar("L", threading.RLock, asyncio.Lock)
 
 class _Place(Generic[E, L]):
     """What both bindings hold: the bind, the lock that serializes a shared
-    connection, the execution options of every statement, the hot
-    statements compiled for this bind, and the same pool with the options of
-    one-statement and read-only jobs."""
+    connection, the lock writers take turns on (``single_writer``), the
+    execution options of every statement, the hot statements compiled for
+    this bind, and the same pool with the options of one-statement and
+    read-only jobs."""
 
     def __init__(
         self,
         bind: E | Connection | AsyncConnection,
         engine: E | None,
         lock: L | None,
+        writers: L | None,
         settings: BindSettings,
     ) -> None:
         self.lock: L | None = lock
+        # With a shared connection every job takes turns already.
+        self.writers: L | None = writers if lock is None else None
         self.options = settings.options
         self.reached = False  # a connection was had once: see retry_delay
         self.statements = CompiledStatements(
@@ -233,6 +246,10 @@ class _Place(Generic[E, L]):
                     **settings.autocommit_options
                 )
             self.reader = engine.execution_options(**settings.read_only_options)
+
+    def writer_turn(self, job: Job[Any]) -> L | None:
+        """The lock ``job`` must hold, checkout included, or None."""
+        return None if job.read_only else self.writers
 
 
 class Binding(_Place[Engine, threading.RLock]):
@@ -252,7 +269,8 @@ class Binding(_Place[Engine, threading.RLock]):
         keep_connection: bool = False,
     ) -> None:
         engine = bind if isinstance(bind, Engine) else None
-        super().__init__(bind, engine, lock, settings)
+        writers = threading.RLock() if settings.single_writer else None
+        super().__init__(bind, engine, lock, writers, settings)
         self.bind = bind
         self.keep_connection = keep_connection and engine is not None
         self._kept: Connection | None = None
@@ -346,7 +364,8 @@ class Binding(_Place[Engine, threading.RLock]):
 
     def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
-        with self.transaction(job) as conn:
+        turn = self.writer_turn(job)
+        with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True
             return run(job.make(), conn, self.options, self.statements)
 
@@ -377,7 +396,8 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         keep_connection: bool = False,
     ) -> None:
         engine = bind if isinstance(bind, AsyncEngine) else None
-        super().__init__(bind, engine, lock, settings)
+        writers = asyncio.Lock() if settings.single_writer else None
+        super().__init__(bind, engine, lock, writers, settings)
         self.bind = bind
         # On an engine, a whole attempt (checkout, transaction, statements,
         # check-in) runs as the sync Binding runs it, on the engine's
@@ -391,8 +411,13 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         # only for turns) goes the same way, the lock taken around it.
         self.in_one_greenlet: Binding | None = None
         if engine is not None and (lock is None or keep_connection):
+            # Writers take turns here, on the loop: a thread lock taken in a
+            # greenlet would block the loop while its holder awaits.
             self.in_one_greenlet = Binding(
-                engine.sync_engine, None, settings, keep_connection=keep_connection
+                engine.sync_engine,
+                None,
+                replace(settings, single_writer=False),
+                keep_connection=keep_connection,
             )
 
     @asynccontextmanager
@@ -414,12 +439,14 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
 
     async def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
-        if self.in_one_greenlet is not None:
-            async with self.lock if self.lock is not None else _NULL_ALOCK:
-                return await run_in_greenlet(self.in_one_greenlet.attempt, job)
-        async with self.transaction(job) as conn:
-            self.reached = True
-            return await arun(job.make(), conn, self.options, self.statements)
+        turn = self.writer_turn(job)
+        async with turn if turn is not None else _NULL_ALOCK:
+            if self.in_one_greenlet is not None:
+                async with self.lock if self.lock is not None else _NULL_ALOCK:
+                    return await run_in_greenlet(self.in_one_greenlet.attempt, job)
+            async with self.transaction(job) as conn:
+                self.reached = True
+                return await arun(job.make(), conn, self.options, self.statements)
 
     async def release(self) -> None:
         """Close the connections kept open between jobs, if any."""
