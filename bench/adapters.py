@@ -68,11 +68,17 @@ def _ours_sync(place: str, engine_kwargs: dict[str, Any] | None) -> Iterator[Any
 
 
 @contextlib.asynccontextmanager
-async def _ours_async(place: str, pool_size: int) -> AsyncIterator[Any]:
+async def _ours_async(place: str, pool_size: int | None) -> AsyncIterator[Any]:
+    from sqlalchemy.pool import StaticPool
+
     from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
     url = place if "://" in place else f"sqlite:///{place}"
-    kwargs = {"pool_size": pool_size, "max_overflow": 0}
+    kwargs: dict[str, Any] = (
+        {"poolclass": StaticPool}
+        if pool_size is None
+        else {"pool_size": pool_size, "max_overflow": 0}
+    )
     async with AsyncSQLAlchemySaver.from_url(url, engine_kwargs=kwargs) as saver:
         await saver.setup()
         yield saver
@@ -97,13 +103,16 @@ def ours(backend: str, *, one_connection: bool = False) -> Variant:
     )
 
 
-def ours_async(pool_size: int, backend: str = POSTGRES) -> Variant:
-    """Our async saver from ``from_url`` on a pool of ``pool_size``: psycopg
-    on PostgreSQL, aiosqlite on a SQLite file."""
+def ours_async(pool_size: int | None, backend: str = POSTGRES) -> Variant:
+    """Our async saver from ``from_url`` on a pool of ``pool_size``, or with
+    None on one kept connection (``StaticPool``): psycopg on PostgreSQL,
+    aiosqlite on a SQLite file."""
     where = "PG" if backend == POSTGRES else "SQLite"
+    form = "1 connection" if pool_size is None else f"pool {pool_size}"
     return Variant(
-        key=f"ours_async_{'pg' if backend == POSTGRES else backend}",
-        label=f"ours AsyncSQLAlchemySaver {where} (pool {pool_size})",
+        key=f"ours_async_{'pg' if backend == POSTGRES else backend}"
+        + ("_conn" if pool_size is None else ""),
+        label=f"ours AsyncSQLAlchemySaver {where} ({form})",
         side="ours",
         backend=backend,
         is_async=True,
