@@ -406,6 +406,44 @@ def test_retry_policy() -> None:
     assert _run.retry_delay(job, failed, 0, reached=True) is None
     failed.connection_invalidated = True
     assert _run.retry_delay(job, failed, 0, reached=True) == 0.0
+    # A transaction the server rolled back for a deadlock runs again, with
+    # the same bounded backoff; a job that may not run twice still doesn't.
+    deadlock = sa.exc.OperationalError("INSERT", {}, Exception("deadlock"))
+    assert _run.retry_delay(job, deadlock, 0, reached=True, raced=True) == 0.0
+    assert _run.retry_delay(job, deadlock, 0, reached=True, raced=False) is None
+    assert _run.retry_delay(once, deadlock, 0, reached=True, raced=True) is None
+    last = len(_run.RETRY_DELAYS)
+    assert _run.retry_delay(job, deadlock, last, reached=True, raced=True) is None
+
+
+def test_lost_races_are_told_from_other_errors() -> None:
+    """The drivers' own exceptions for a deadlock or a serialization failure
+    (psycopg's SQLSTATE 40P01 / 40001, MySQL's 1213) count as lost races;
+    a lost connection, a duplicate key or SQLite's busy error do not (the
+    first has its own rule, the others would fail the same way again)."""
+    import sqlite3
+
+    import psycopg.errors
+    import pymysql.err
+
+    from langgraph.checkpoint.sqlalchemy._dialects import lost_a_race
+
+    def wrapped(orig: BaseException) -> sa.exc.DBAPIError:
+        return sa.exc.DBAPIError.instance("INSERT", {}, orig, Exception)
+
+    raced = [
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+        pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"),
+    ]
+    not_raced = [
+        psycopg.errors.UniqueViolation("duplicate key"),
+        pymysql.err.OperationalError(2013, "Lost connection to MySQL server"),
+        pymysql.err.IntegrityError(1062, "Duplicate entry"),
+        sqlite3.OperationalError("database is locked"),
+    ]
+    assert [lost_a_race(wrapped(e)) for e in raced] == [True] * len(raced)
+    assert [lost_a_race(wrapped(e)) for e in not_raced] == [False] * len(not_raced)
 
 
 async def test_restart_async(

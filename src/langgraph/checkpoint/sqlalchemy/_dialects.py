@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolResetState, QueuePool, StaticPool
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -56,6 +57,7 @@ __all__ = [
     "dialect_ops",
     "engine_defaults",
     "is_memory_sqlite",
+    "lost_a_race",
     "normalize_url",
     "sync_url",
     "transaction_options",
@@ -364,7 +366,29 @@ def bind_settings(engine: Engine, options: Mapping[str, Any] | None) -> BindSett
         read_only,
         binary_results(engine.dialect),
         single_writer=engine.dialect.name == "sqlite",
+        lost_a_race=lost_a_race,
     )
+
+
+# SQLSTATEs of a transaction the server rolled back for losing a race:
+# deadlock_detected, serialization_failure (PostgreSQL, and the standard).
+_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+# MySQL/MariaDB's ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back
+# (PyMySQL and asyncmy put the server's code first in the error's args).
+_MYSQL_DEADLOCK = 1213
+
+
+def lost_a_race(error: DBAPIError) -> bool:
+    """Whether the server rolled back ``error``'s transaction because it lost
+    a race with a concurrent one (a deadlock, a serialization failure), for
+    which running it again is the documented answer. InnoDB picks such
+    victims among ordinary concurrent writes: a prune deleting a thread's old
+    rows while a run inserts new ones is enough."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _RACE_SQLSTATES:  # psycopg
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == _MYSQL_DEADLOCK
 
 
 def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:

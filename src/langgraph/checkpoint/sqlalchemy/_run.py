@@ -161,22 +161,31 @@ RETRY_DELAYS = (0.0, 0.25, 1.0, 2.25)
 
 
 def retry_delay(
-    job: Job[Any], error: DBAPIError, attempt: int, *, reached: bool
+    job: Job[Any],
+    error: DBAPIError,
+    attempt: int,
+    *,
+    reached: bool,
+    raced: bool = False,
 ) -> float | None:
     """How long to wait before attempt ``attempt + 1`` of ``job`` after
     ``error``, or None to give up and raise it.
 
     Only a job that may run twice is retried, and only when the connection
-    was lost (the pool invalidated it) or, once the database has been
-    ``reached`` before, could not be made (an ``OperationalError`` with no
-    statement: the server is not answering yet). A database never reached
-    (a wrong host or password) fails at once.
+    was lost (the pool invalidated it), when the database rolled its whole
+    transaction back for losing a race with another (``raced``: a deadlock
+    or a serialization failure, whose documented answer is to run it
+    again), or, once the database has been ``reached`` before, when a
+    connection could not be made (an ``OperationalError`` with no statement:
+    the server is not answering yet). A database never reached (a wrong
+    host or password) fails at once.
     """
     if not job.retry or attempt >= len(RETRY_DELAYS):
         return None
     lost = error.connection_invalidated
     unreachable = isinstance(error, OperationalError) and error.statement is None
-    return RETRY_DELAYS[attempt] if lost or (reached and unreachable) else None
+    again = lost or raced or (reached and unreachable)
+    return RETRY_DELAYS[attempt] if again else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +201,10 @@ class BindSettings:
         read_only_options: the options of jobs that only read.
         setup_cursor: applied to the cursor of the hot statements (see
             ``_dialects.binary_results``).
+        lost_a_race: whether an error means the database rolled the
+            transaction back for a deadlock or a serialization failure (see
+            ``_dialects.lost_a_race``); such a job runs again, but only in a
+            transaction of the saver's own, never inside a caller's.
         single_writer: the database takes one writing transaction at a time
             (SQLite), so the saver's own writers take turns on a lock of
             its own before they check out a connection: SQLite's busy
@@ -207,6 +220,7 @@ class BindSettings:
     read_only_options: Mapping[str, Any]
     setup_cursor: Callable[[Any], None] | None = None
     single_writer: bool = False
+    lost_a_race: Callable[[DBAPIError], bool] = lambda _error: False
 
 
 E = TypeVar("E", Engine, AsyncEngine)
@@ -233,6 +247,10 @@ class _Place(Generic[E, L]):
         self.writers: L | None = writers if lock is None else None
         self.options = settings.options
         self.reached = False  # a connection was had once: see retry_delay
+        # On a caller's connection the whole transaction is theirs: a
+        # deadlock may have rolled back more than this job (MySQL does).
+        self.retries_races = engine is not None
+        self.lost_a_race = settings.lost_a_race
         self.statements = CompiledStatements(
             bind.dialect,
             (settings.options or {}).get("schema_translate_map"),
@@ -246,6 +264,10 @@ class _Place(Generic[E, L]):
                     **settings.autocommit_options
                 )
             self.reader = engine.execution_options(**settings.read_only_options)
+
+    def raced(self, error: DBAPIError) -> bool:
+        """Whether ``error`` is a lost race this bind may run again."""
+        return self.retries_races and self.lost_a_race(error)
 
     def writer_turn(self, job: Job[Any]) -> L | None:
         """The lock ``job`` must hold, checkout included, or None."""
@@ -377,7 +399,9 @@ class Binding(_Place[Engine, threading.RLock]):
             try:
                 return self.attempt(job)
             except DBAPIError as exc:
-                delay = retry_delay(job, exc, attempt, reached=self.reached)
+                delay = retry_delay(
+                    job, exc, attempt, reached=self.reached, raced=self.raced(exc)
+                )
                 if delay is None:
                     raise
             time.sleep(delay)
@@ -463,7 +487,9 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
                 reached = self.reached or bool(
                     self.in_one_greenlet and self.in_one_greenlet.reached
                 )
-                delay = retry_delay(job, exc, attempt, reached=reached)
+                delay = retry_delay(
+                    job, exc, attempt, reached=reached, raced=self.raced(exc)
+                )
                 if delay is None:
                     raise
             await asyncio.sleep(delay)
