@@ -548,6 +548,22 @@ def _script() -> str:
     return which
 
 
+def test_debug_shows_the_traceback_of_a_connection_error(tmp_path: Path) -> None:
+    """One line by default; with --debug (or LANGGRAPH_CLI_DEBUG=1) also the
+    traceback of what failed underneath, as docs/cli.md promises."""
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'nothing.db'}"
+    plain = run("threads", "--url", url)
+    assert plain.exit_code != 0 and "Traceback" not in plain.stderr
+    for args, env in ((["--debug"], None), ([], {"LANGGRAPH_CLI_DEBUG": "1"})):
+        debugged = run(
+            *args, "threads", "--url", "postgresql://nobody@127.0.0.1:1/x", env=env
+        )
+        assert debugged.exit_code != 0
+        assert "Traceback (most recent call last)" in debugged.stderr
+        assert "OperationalError" in debugged.stderr
+        assert debugged.stderr.rstrip().splitlines()[-1].startswith("Error: ")
+
+
 def test_console_script_in_a_subprocess(backend: Backend) -> None:
     url = url_of(backend)
     saver = backend.saver()

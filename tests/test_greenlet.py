@@ -18,9 +18,13 @@ from typing import Any
 
 import pytest
 from greenlet import getcurrent
-from sqlalchemy.util import await_
 
 from langgraph.checkpoint.sqlalchemy._greenlet import run_in_greenlet
+
+try:
+    from sqlalchemy.util import await_
+except ImportError:  # older SQLAlchemy 2.0 names it only await_only
+    from sqlalchemy.util import await_only as await_
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
 
@@ -35,6 +39,7 @@ def _sync_add(a: int, b: int) -> int:
     return int(await_(_echo(a, 0.001))) + int(await_(_echo(b)))
 
 
+@pytest.mark.fast_path
 async def test_returns_what_the_sync_code_returns_and_reuses_its_greenlet() -> None:
     assert await run_in_greenlet(_sync_add, 2, 3) == 5
     first = await run_in_greenlet(getcurrent)

@@ -131,6 +131,31 @@ def test_command_line_forms(backend: Backend) -> None:
         (REPO / ".pytest-cli.db").unlink(missing_ok=True)
 
 
+def test_module_command_runs_once_and_names_itself() -> None:
+    """``python -m ...migrate`` loads the module once (running it as
+    ``__main__`` loaded it a second time, with a RuntimeWarning) and its
+    usage line names the command a user types."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::RuntimeWarning",
+            "-m",
+            "langgraph.checkpoint.sqlalchemy.migrate",
+            "--help",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "RuntimeWarning" not in result.stderr
+    assert result.stdout.startswith(
+        "usage: python -m langgraph.checkpoint.sqlalchemy.migrate"
+    )
+
+
 def test_custom_version_table(backend: Backend) -> None:
     with SQLAlchemySaver.from_url(
         backend.sync_url, version_table="my_versions"

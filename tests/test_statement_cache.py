@@ -30,6 +30,8 @@ from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
 from conftest import make_backend
 
+pytestmark = pytest.mark.fast_path
+
 
 def _workload(saver: SQLAlchemySaver, thread: str) -> None:
     config: Any = generate_config(thread)

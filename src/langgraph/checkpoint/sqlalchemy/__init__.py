@@ -16,6 +16,12 @@ operation is a plan of statements (``_plans``) that a small driver runs.
 
 from __future__ import annotations
 
+# First of all: a dependency older than we support is named, with the version
+# needed, instead of an ImportError from deep inside the package.
+from langgraph.checkpoint.sqlalchemy import _compat
+
+_compat.require_core()
+
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,13 +34,13 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     CheckpointMetadata,
     CheckpointTuple,
-    DeltaChannelHistory,
 )
 from langgraph.checkpoint.base import (
     Checkpoint as CheckpointDict,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy._dialects import (
     bind_settings,

@@ -26,11 +26,10 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     PendingWrite,
     get_serializable_checkpoint_metadata,
-    writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
+from langgraph.checkpoint.sqlalchemy._compat import DeltaSnapshot, writes_sort_key
 from langgraph.checkpoint.sqlalchemy._validate import clean_json
 
 __all__ = ["Codec", "StoredCheckpoint", "StoredWrite"]
@@ -106,7 +105,7 @@ class Codec:
         inline: dict[str, Any] = {}
         blob_rows: list[dict[str, Any]] = []
         for channel, value in checkpoint["channel_values"].items():
-            if isinstance(value, _DeltaSnapshot):
+            if isinstance(value, DeltaSnapshot):
                 inline[channel] = True
             elif is_inline(value):
                 inline[channel] = value

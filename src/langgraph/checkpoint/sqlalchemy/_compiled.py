@@ -13,7 +13,9 @@ pool, so the retry policy sees the same errors).
 
 Only what this module can run exactly as SQLAlchemy would is taken: a single
 execution (not executemany), no post-compile or renamed parameters, no
-RETURNING. Anything else falls back to ``Connection.execute``.
+RETURNING. Anything else falls back to ``Connection.execute``, and so does
+everything where ``_private_api`` finds the private calls changed (or a
+statement fails to compile here): slower, the same results.
 
 No I/O happens here but through the ``Connection`` given.
 """
@@ -26,6 +28,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 
+from langgraph.checkpoint.sqlalchemy._private_api import CURSOR_EXECUTE
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.base import Executable
@@ -174,6 +177,8 @@ class CompiledStatements:
     ) -> _Compiled | None:
         """``statement`` compiled, or None when it must go through
         ``Connection.execute``."""
+        if not CURSOR_EXECUTE:
+            return None
         key = (id(statement), tuple(params or ()))
         try:
             return self._compiled[key]
@@ -195,20 +200,25 @@ class CompiledStatements:
         # so only SELECTs and DML without RETURNING may run here.
         if not isinstance(statement, (SelectBase, UpdateBase)):
             return None
-        compiled = statement.compile(
-            dialect=self.dialect,
-            column_keys=list(params or ()),
-            schema_translate_map=self.schema_translate_map,
-            render_schema_translate=bool(self.schema_translate_map),
-        )
-        if not isinstance(compiled, SQLCompiler) or (
-            compiled.post_compile_params
-            or compiled.literal_execute_params
-            or compiled.escaped_bind_names
-            or getattr(compiled, "effective_returning", None)
-        ):
+        try:
+            compiled = statement.compile(
+                dialect=self.dialect,
+                column_keys=list(params or ()),
+                schema_translate_map=self.schema_translate_map,
+                render_schema_translate=bool(self.schema_translate_map),
+            )
+            if not isinstance(compiled, SQLCompiler) or (
+                compiled.post_compile_params
+                or compiled.literal_execute_params
+                or compiled.escaped_bind_names
+                or getattr(compiled, "effective_returning", None)
+            ):
+                return None
+            return _Compiled(statement, compiled, self.dialect)
+        except (AttributeError, TypeError):
+            # The compiler's attributes read above are not public API: where a
+            # release changed them, this statement takes the public route.
             return None
-        return _Compiled(statement, compiled, self.dialect)
 
     def execute(
         self,
@@ -227,12 +237,12 @@ class CompiledStatements:
                 return compiled.decode(cursor, self.dialect)
             except self.dialect.loaded_dbapi.Error as exc:
                 conn._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)
+                raise  # it always raises; should that change, still fail
         except BaseException:
             # After a failure (or an interruption mid-statement) the cursor
             # may hold anything: the next statement gets a new one.
             self._drop_cursor(conn)
             raise
-        raise AssertionError("unreachable: _handle_dbapi_exception raises")
 
     def _cursor(self, conn: Connection) -> Any:
         """The DBAPI connection's cursor for hot statements, made once.

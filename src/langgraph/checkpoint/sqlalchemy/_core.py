@@ -20,7 +20,6 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     CheckpointMetadata,
     CheckpointTuple,
-    DeltaChannelHistory,
     PendingWrite,
 )
 from langgraph.checkpoint.base import Checkpoint as CheckpointDict
@@ -33,6 +32,7 @@ from langgraph.checkpoint.sqlalchemy._codec import (
     checkpoint_id_at,
     config_for,
 )
+from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy._run import Job, Plan
 from langgraph.checkpoint.sqlalchemy._validate import (

@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from langgraph.checkpoint.sqlalchemy._private_api import CURSOR_EXECUTE
 from langgraph.checkpoint.sqlalchemy._run import BindSettings, Execute, Step
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from sqlalchemy import (
@@ -298,12 +299,17 @@ def _begin_explicitly(conn: Connection) -> None:
         return
     # SQLite writers take the write lock up front (see tune_engine).
     writer = conn.dialect.name == "sqlite" and not options.get(_READ_ONLY)
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+    if not CURSOR_EXECUTE:
+        # SQLAlchemy's documented recipe for a BEGIN of one's own.
+        conn.exec_driver_sql(begin)
+        return
     # On the cursor, as the hot statements run (see _compiled): a full
     # execution would cost more than the BEGIN itself. _cursor_execute keeps
     # SQLAlchemy's error wrapping ("database is locked" and all).
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        conn._cursor_execute(cursor, "BEGIN IMMEDIATE" if writer else "BEGIN", ())
+        conn._cursor_execute(cursor, begin, ())
     finally:
         cursor.close()
 

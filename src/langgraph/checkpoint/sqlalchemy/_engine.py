@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy._compat import require_driver
 from langgraph.checkpoint.sqlalchemy._dialects import (
     autocommits_at_driver,
     engine_defaults,
@@ -12,6 +13,7 @@ from langgraph.checkpoint.sqlalchemy._dialects import (
     normalize_url,
     tune_engine,
 )
+from langgraph.checkpoint.sqlalchemy._private_api import ON_CONNECT_ISOLATION_LEVEL
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -31,6 +33,7 @@ def make_engine(
 ) -> Engine:
     """A sync engine for ``url`` with the defaults described in ``from_url``."""
     parsed = normalize_url(url, is_async=False)
+    require_driver(parsed.get_driver_name())
     options = engine_defaults(parsed, engine_kwargs)
     engine = create_engine(parsed, **options)
     tune_engine(engine, parsed, options)
@@ -42,6 +45,7 @@ def make_async_engine(
 ) -> AsyncEngine:
     """An async engine for ``url`` with the defaults described in ``from_url``."""
     parsed = normalize_url(url, is_async=True)
+    require_driver(parsed.get_driver_name())
     options = engine_defaults(parsed, engine_kwargs)
     engine = create_async_engine(parsed, **options)
     tune_engine(engine.sync_engine, parsed, options)
@@ -68,10 +72,13 @@ def check_transactions(
     if autocommits_at_driver(engine):
         return
     options = (connection or engine).get_execution_options()
-    # create_engine(isolation_level=...) is kept by the dialect, not in options.
-    level = options.get("isolation_level") or getattr(
-        engine.dialect, "_on_connect_isolation_level", None
-    )
+    level = options.get("isolation_level")
+    if level is None and ON_CONNECT_ISOLATION_LEVEL:
+        # create_engine(isolation_level=...) is kept by the dialect, not in
+        # options.
+        level = engine.dialect._on_connect_isolation_level
+    elif level is None and connection is not None:
+        level = _autocommit_level(connection)
     if level == "AUTOCOMMIT":
         raise ValueError(
             "this engine (or connection) autocommits every statement "
@@ -82,6 +89,21 @@ def check_transactions(
             "(it shares the pool), or use from_url; the saver autocommits "
             "its one-statement calls by itself."
         )
+
+
+def _autocommit_level(connection: Connection) -> str | None:
+    """ "AUTOCOMMIT" where ``connection``'s DBAPI connection autocommits, by
+    the public route (SQLAlchemy 2.1's ``detect_autocommit_setting``); None
+    where it does not or cannot be told. Only a connection is asked: asking
+    an engine would check one out."""
+    detect = getattr(connection.dialect, "detect_autocommit_setting", None)
+    dbapi_connection = connection.connection.dbapi_connection
+    if detect is None or dbapi_connection is None:
+        return None
+    try:
+        return "AUTOCOMMIT" if detect(dbapi_connection) else None
+    except NotImplementedError:
+        return None
 
 
 # A transactional isolation level each database accepts, for the message above.

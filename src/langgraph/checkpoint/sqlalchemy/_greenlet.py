@@ -10,7 +10,10 @@ can only be switched to from the thread that made it) for the next call.
 
 The protocol is SQLAlchemy's own: ``await_`` works in any greenlet marked
 ``__sqlalchemy_greenlet_provider__``, by switching to its parent with the
-awaitable and waiting to be switched back with its result or error.
+awaitable and waiting to be switched back with its result or error. It is not
+public, so :func:`follows_await_protocol` tries it once, without an event
+loop; where SQLAlchemy does not follow it (releases before the marker, or a
+future change), every call goes through the public ``greenlet_spawn``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from typing import Any, TypeVar, cast
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-__all__ = ["run_in_greenlet"]
+from langgraph.checkpoint.sqlalchemy._private_api import PRIVATE_API_ALLOWED
+from sqlalchemy.util import greenlet_spawn
+
+__all__ = ["follows_await_protocol", "run_in_greenlet"]
 
 T = TypeVar("T")
 
@@ -65,9 +71,45 @@ def _idle() -> list[_Worker]:
         return cast(list[_Worker], _local.idle)
 
 
+def follows_await_protocol() -> bool:
+    """Whether SQLAlchemy's ``await_only`` runs in a greenlet of ours: hands
+    its awaitable to our parent and returns what the parent sends back.
+
+    Tried on a real worker and a coroutine that is never run, so no event
+    loop is needed."""
+    from sqlalchemy.util import await_only
+
+    async def never_run() -> None:
+        return None
+
+    awaitable = never_run()
+    worker = _Worker()
+    worker.parent = getcurrent()
+    sent_back = object()
+    try:
+        step = worker.switch(await_only, (awaitable,))
+        if step is not awaitable:  # refused: MissingGreenlet, on the worker
+            return False
+        step = worker.switch(sent_back)
+        return step is _FINISHED and worker.returned is sent_back
+    except Exception:
+        return False
+    finally:
+        awaitable.close()
+        if not worker.dead:
+            worker.throw(GreenletExit)
+
+
+#: Reused greenlets, or the public ``greenlet_spawn`` for every call.
+REUSES_GREENLETS = PRIVATE_API_ALLOWED and follows_await_protocol()
+
+
 async def run_in_greenlet(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in a greenlet where SQLAlchemy's ``await_`` works: what
-    ``sqlalchemy.util.greenlet_spawn`` does, with a reused greenlet."""
+    ``sqlalchemy.util.greenlet_spawn`` does, with a reused greenlet (or
+    ``greenlet_spawn`` itself, where :data:`REUSES_GREENLETS` is false)."""
+    if not REUSES_GREENLETS:
+        return cast(T, await greenlet_spawn(fn, *args))
     idle = _idle()
     worker = idle.pop() if idle else _Worker()
     caller = getcurrent()

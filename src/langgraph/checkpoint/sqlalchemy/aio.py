@@ -14,13 +14,13 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     CheckpointMetadata,
     CheckpointTuple,
-    DeltaChannelHistory,
 )
 from langgraph.checkpoint.base import (
     Checkpoint as CheckpointDict,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
 from langgraph.checkpoint.sqlalchemy._dialects import (
     bind_settings,

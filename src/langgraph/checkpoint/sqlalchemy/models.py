@@ -39,6 +39,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Checkpoint", "CheckpointBlob", "CheckpointWrite", "metadata"]
 
+#: ``Index.info`` key: the dialects an index exists on, where not all.
+ONLY_ON_DIALECTS = "langgraph_checkpoint_only_on"
+
 # Names match what PostgreSQL (and the official saver) give these objects, so
 # Alembic's autogenerate sees no difference on an adopted database.
 NAMING_CONVENTION = {
@@ -93,6 +96,9 @@ class Checkpoint(Base):
             postgresql_ops={"metadata": "jsonb_path_ops"},
             # No pending list: a smaller index, and filters never scan one.
             postgresql_with={"fastupdate": "off"},
+            # Read by migrate.include_object, in public API (ddl_if's own
+            # record of the dialect is private).
+            info={ONLY_ON_DIALECTS: ("postgresql",)},
         ).ddl_if(dialect="postgresql"),
     )
 

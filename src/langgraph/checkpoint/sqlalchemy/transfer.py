@@ -47,13 +47,13 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
     PendingWrite,
-    writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy._codec import Codec, config_for
+from langgraph.checkpoint.sqlalchemy._compat import writes_sort_key
 from langgraph.checkpoint.sqlalchemy._engine import make_engine
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy import Engine, and_, column, func, inspect, or_, select, table

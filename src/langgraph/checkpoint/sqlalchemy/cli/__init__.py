@@ -8,6 +8,8 @@ Needs the ``cli`` extra (click and rich): ``pip install
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 from typing import Any
 
 import click
@@ -31,12 +33,23 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CliError as exc:
+            if _debugging(ctx) and exc.__cause__ is not None:
+                # The one line stays; the failure under it (a refused
+                # connection, a missing driver) is what --debug is asked for.
+                traceback.print_exception(exc.__cause__, file=sys.stderr)
+            raise
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if _debugging(ctx):
                 raise
             raise CliError(describe_error(exc)) from exc
+
+
+def _debugging(ctx: click.Context) -> bool:
+    # Set by main's callback, which runs inside invoke.
+    return bool(ctx.obj and ctx.obj.get("debug"))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -32,7 +32,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langgraph.checkpoint.sqlalchemy._compat import require
 from langgraph.checkpoint.sqlalchemy._dialects import sync_url
+from langgraph.checkpoint.sqlalchemy.models import ONLY_ON_DIALECTS
 from sqlalchemy import Connection
 
 if TYPE_CHECKING:
@@ -86,11 +88,10 @@ def include_object(dialect_name: str) -> Callable[..., bool]:
     def include(
         obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
-        ddl_if = getattr(obj, "_ddl_if", None)
-        dialect = getattr(ddl_if, "dialect", None)
-        if type_ == "index" and not reflected and dialect is not None:
-            wanted = (dialect,) if isinstance(dialect, str) else tuple(dialect)
-            return dialect_name in wanted
+        if type_ == "index" and not reflected:
+            wanted = obj.info.get(ONLY_ON_DIALECTS)
+            if wanted is not None:
+                return dialect_name in wanted
         return True
 
     return include
@@ -103,6 +104,7 @@ def alembic_config(
     version_table: str = VERSION_TABLE,
 ) -> Config:
     """An Alembic ``Config`` for our scripts; with ``connection``, env.py uses it."""
+    require("alembic")
     from alembic.config import Config
 
     config = Config(str(ini_path()))
@@ -159,12 +161,12 @@ def upgrade(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m langgraph.checkpoint.sqlalchemy.migrate [alembic args]``."""
+    """``python -m langgraph.checkpoint.sqlalchemy.migrate [alembic args]``
+    (run by this package's ``__main__``, which nothing else imports: running
+    this module itself as ``__main__`` would load it twice, since the saver
+    imports it)."""
+    require("alembic")
     from alembic.config import main as alembic_main
 
     args = list(sys.argv[1:] if argv is None else argv)
     alembic_main(argv=["-c", str(ini_path()), *args], prog="python -m " + __name__)
-
-
-if __name__ == "__main__":
-    main()
