@@ -2,14 +2,66 @@
 # The whole test suite, from a fresh clone: makes .venv, installs the project
 # with its test dependencies, and runs pytest (which starts its own database
 # servers; see tests/servers/). Arguments go to pytest.
+#
+#   bash scripts/test.sh [pytest args]               the newest releases, in .venv
+#   bash scripts/test.sh --deps lowest [pytest args] every declared floor
+#       (tests/constraints-lowest.txt) on Python 3.10, in .venv-lowest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+deps=newest
+if [ "${1:-}" = "--deps" ]; then
+    deps="${2:?--deps takes newest or lowest}"
+    shift 2
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,lint]"
+
+# The oldest Python we support, for the floor run: python3.10 on PATH, or
+# pyenv's; without one, the default python3 (said, not hidden).
+python_310() {
+    local candidate
+    for candidate in "$(command -v python3.10 || true)" "$HOME"/.pyenv/versions/3.10.*/bin/python; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "note: no Python 3.10 found; the floor run uses python3" >&2
+    command -v python3
+}
+
+case "$deps" in
+    newest)
+        venv=.venv
+        python=python3
+        install=(-e ".[test,lint]")
+        ;;
+    lowest)
+        venv=.venv-lowest
+        python="$(python_310)"
+        install=(-c tests/constraints-lowest.txt -e ".[test]")
+        ;;
+    *)
+        echo "--deps takes newest or lowest, not $deps" >&2
+        exit 2
+        ;;
+esac
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q "${install[@]}"
+if [ "$deps" = lowest ]; then
+    "$venv/bin/python" - <<'EOF'
+import sys
+from importlib import metadata
+
+names = ["sqlalchemy", "langgraph-checkpoint", "greenlet", "alembic", "psycopg",
+         "aiosqlite", "pymysql", "asyncmy", "langgraph"]
+print("floor run on Python %d.%d:" % sys.version_info[:2],
+      ", ".join(f"{n} {metadata.version(n)}" for n in names))
+EOF
+fi
 
 # Database servers come from the machine: install PostgreSQL's binaries when
 # they are missing and we may (root with apt-get), so one command is enough.
@@ -36,4 +88,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-exec .venv/bin/python -m pytest "$@"
+exec "$venv/bin/python" -m pytest "$@"
