@@ -37,6 +37,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def quickstart(session: nox.Session) -> None:
     """The README's quick start, twice, to show the thread surviving."""
-    session.install("-e", ".[examples]")
+    # As scripts/quickstart.sh: posargs may hold --url of any database.
+    session.install("-e", ".[examples,postgres,sqlite-async,mysql,cli]")
     session.run("python", "examples/quickstart.py", *session.posargs)
     session.run("python", "examples/quickstart.py", *session.posargs)

@@ -102,14 +102,13 @@ def test_few_samples_are_skipped() -> None:
 RUNNABLE = [s for s in SAMPLES if not s.skip_reason]
 
 
-@pytest.mark.parametrize("sample", RUNNABLE, ids=[s.id for s in RUNNABLE])
-def test_sample_runs(sample: Sample, tmp_path: Path) -> None:
-    script = tmp_path / "sample.py"
+def _run_sample(sample: Sample, folder: Path) -> None:
+    script = folder / f"sample_{sample.line}.py"
     script.write_text(textwrap.dedent(sample.code), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in URL_VARIABLES}
     result = subprocess.run(
         [sys.executable, str(script)],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
@@ -119,6 +118,30 @@ def test_sample_runs(sample: Sample, tmp_path: Path) -> None:
     assert result.returncode == 0, (
         f"{sample.id} failed:\n{sample.code}\n--- stderr ---\n{result.stderr}"
     )
+
+
+@pytest.mark.parametrize("sample", RUNNABLE, ids=[s.id for s in RUNNABLE])
+def test_sample_runs(sample: Sample, tmp_path: Path) -> None:
+    _run_sample(sample, tmp_path)
+
+
+DOCUMENTS_WITH_SAMPLES = sorted({s.path for s in RUNNABLE})
+
+
+@pytest.mark.parametrize(
+    "document",
+    DOCUMENTS_WITH_SAMPLES,
+    ids=[str(p.relative_to(REPO)) for p in DOCUMENTS_WITH_SAMPLES],
+)
+def test_a_documents_samples_run_in_order_in_one_folder(
+    document: Path, tmp_path: Path
+) -> None:
+    """As a reader runs them: one after another, in one working directory, so
+    what one sample leaves behind (a SQLite file, a thread) is there for the
+    next. The README's first block once stored thread "1" in agent.db, and
+    its "Use" block then asserted that thread "1" of agent.db was empty."""
+    for sample in (s for s in RUNNABLE if s.path == document):
+        _run_sample(sample, tmp_path)
 
 
 def test_skip_marks_are_recognized() -> None:

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -83,6 +84,9 @@ def _writes_view(writes: list[tuple[str, str, Any]]) -> Any:
 class SaverVersusMemory(RuleBasedStateMachine):
     def __init__(self, backend: Backend) -> None:
         super().__init__()
+        # Hypothesis makes a machine per example (some 25 per backend), each
+        # SQLite file one in a folder of its own, removed by teardown().
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
         if backend.database in ("postgres", "mariadb"):
             _empty_tables(backend.sync_url)
             self.ours = SQLAlchemySaver.from_url(
@@ -91,7 +95,8 @@ class SaverVersusMemory(RuleBasedStateMachine):
         elif backend.name == "sqlite-memory":
             self.ours = SQLAlchemySaver.from_url("sqlite:///:memory:")
         else:
-            path = Path(tempfile.mkdtemp()) / "machine.db"
+            self.folder = tempfile.TemporaryDirectory(prefix="lgsa-machine-")
+            path = Path(self.folder.name) / "machine.db"
             self.ours = SQLAlchemySaver.from_url(f"sqlite:///{path}")
             if backend.force_portable:
                 self.ours = SQLAlchemySaver(self.ours.bind, force_portable=True)
@@ -103,6 +108,8 @@ class SaverVersusMemory(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.ours.bind.dispose()  # type: ignore[union-attr]
+        if self.folder is not None:
+            self.folder.cleanup()
 
     def _both(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         return getattr(self.ours, method)(*args, **kwargs), getattr(
@@ -248,7 +255,13 @@ class SaverVersusMemory(RuleBasedStateMachine):
             )
 
 
-def test_random_call_sequences_agree_with_memory(backend: Backend) -> None:
+def test_random_call_sequences_agree_with_memory(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Temporary files go to a folder of this test's, to see that none is left.
+    scratch = tmp_path / "tempfiles"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     run_state_machine_as_test(
         lambda: SaverVersusMemory(backend),
         settings=settings(
@@ -261,3 +274,4 @@ def test_random_call_sequences_agree_with_memory(backend: Backend) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+    assert list(scratch.iterdir()) == []

@@ -2,7 +2,7 @@
 
 The migration scripts live in this package (``migrations/``), so one copy
 serves a checkout, an editable install and an installed wheel; the checkout's
-top-level ``alembic/`` is a link to that folder. Three ways in:
+top-level ``alembic/alembic.ini`` points at that folder. Three ways in:
 
 * ``saver.setup()`` runs ``upgrade()`` on the saver's own connection;
 * the command line: ``python -m langgraph.checkpoint.sqlalchemy.migrate -x
