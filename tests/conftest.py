@@ -13,15 +13,18 @@ missing server fails the run instead of skipping), ``postgres-one-connection``
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import langgraph.checkpoint.base as _checkpoint_base
 import pytest
 from sqlalchemy.pool import StaticPool
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
+from langgraph.checkpoint.sqlalchemy._compat import HAS_DELTA_CHANNELS
 from langgraph.checkpoint.sqlalchemy._private_api import ENV_VAR, PRIVATE_API_ALLOWED
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
@@ -36,16 +39,52 @@ BACKENDS = [
 ]
 
 
+#: For tests of DeltaChannel support, which langgraph-checkpoint 4.0 (a floor
+#: we support, CI's floor run) does not have.
+needs_delta_channels = pytest.mark.skipif(
+    not HAS_DELTA_CHANNELS, reason="langgraph-checkpoint 4.0 has no DeltaChannel"
+)
+
+
+#: For tests of an order-sensitive DeltaChannel rebuilt exactly as the run
+#: built it: LangGraph applies a super-step's writes in ``writes_sort_key``
+#: order from langgraph-checkpoint 4.3 on; before, Send tasks of one step
+#: applied in creation order, which nothing stores.
+needs_writes_sort_key = pytest.mark.skipif(
+    not hasattr(_checkpoint_base, "writes_sort_key"),
+    reason="langgraph-checkpoint before 4.3 applies Send writes in creation order",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With the public routes forced (``LANGGRAPH_SQLALCHEMY_PRIVATE_API=0``,
-    one of CI's runs), the tests of the fast paths themselves have nothing to
-    test; every other test runs through the public routes."""
-    if PRIVATE_API_ALLOWED:
-        return
-    skip = pytest.mark.skip(reason=f"{ENV_VAR}=0: the fast paths are off")
+    """Two kinds of test that cannot run everywhere, skipped by name:
+
+    - with the public routes forced (``LANGGRAPH_SQLALCHEMY_PRIVATE_API=0``,
+      one of CI's runs), the tests of the fast paths themselves
+      (``fast_path``); every other test runs through the public routes;
+    - on Python 3.10, the async runs of graphs that interrupt
+      (``async_interrupts``): LangGraph's ``interrupt()`` reads its config
+      from a context variable that asyncio tasks carry only from 3.11 on,
+      with any checkpointer (the official one too)."""
+    no_fast_paths = pytest.mark.skip(reason=f"{ENV_VAR}=0: the fast paths are off")
+    no_task_context = pytest.mark.skip(
+        reason="interrupt() in an async graph needs Python 3.11 (LangGraph)"
+    )
     for item in items:
-        if item.get_closest_marker("fast_path"):
-            item.add_marker(skip)
+        if not PRIVATE_API_ALLOWED and item.get_closest_marker("fast_path"):
+            item.add_marker(no_fast_paths)
+        if (
+            sys.version_info < (3, 11)
+            and item.get_closest_marker("async_interrupts")
+            and _runs_async(item)
+        ):
+            item.add_marker(no_task_context)
+
+
+def _runs_async(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    run = callspec.params.get("run") if callspec is not None else None
+    return run in (None, "async")
 
 
 @dataclass(frozen=True)

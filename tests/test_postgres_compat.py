@@ -661,6 +661,7 @@ def test_same_tables_columns_and_keys(two_databases: tuple[str, str]) -> None:
 # -- async ---------------------------------------------------------------------
 
 
+@pytest.mark.async_interrupts
 @NESTED
 @pytest.mark.parametrize("first", ["official", "ours"])
 async def test_async_round_trip(database: str, nested: bool, first: str) -> None:

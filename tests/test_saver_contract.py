@@ -18,12 +18,16 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_metadata,
 )
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
-from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
 from langgraph.checkpoint.sqlalchemy import InvalidConfigError, SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
-from conftest import Backend
+from conftest import Backend, needs_delta_channels
+
+try:
+    from langgraph.checkpoint.serde.types import _DeltaSnapshot
+except ImportError:  # langgraph-checkpoint 4.0 (floor run): no delta channels
+    _DeltaSnapshot = None
 
 
 def _put_chain(
@@ -102,6 +106,7 @@ def test_unchanged_channel_is_stored_once(saver: SQLAlchemySaver) -> None:
     assert loaded is not None and loaded.checkpoint["channel_values"]["big"] == big
 
 
+@needs_delta_channels
 def test_delta_snapshot_marker_round_trip(saver: SQLAlchemySaver) -> None:
     snapshot = _DeltaSnapshot(value=[1, 2, 3])
     (config,) = _put_chain(saver, "t", [{"d": snapshot, "flag": True}])
@@ -193,6 +198,10 @@ def test_encrypted_serializer(saver: SQLAlchemySaver) -> None:
         saver.get_tuple(config)  # the plain serializer can't read ciphertext
 
 
+@pytest.mark.skipif(
+    not hasattr(BaseCheckpointSaver, "with_allowlist"),
+    reason="langgraph-checkpoint 4.0 has no with_allowlist (LangGraph checks for it)",
+)
 def test_with_allowlist_keeps_working(saver: SQLAlchemySaver) -> None:
     clone = saver.with_allowlist([("builtins", "set")])
     (config,) = _put_chain(clone, "t", [{"s": {"a": 1}}])  # type: ignore[arg-type]
@@ -391,6 +400,7 @@ class _BaseWalk(BaseCheckpointSaver[str]):
         self.get_tuple = inner.get_tuple  # type: ignore[method-assign]
 
 
+@needs_delta_channels
 def test_delta_channel_history_matches_reference_walk(saver: SQLAlchemySaver) -> None:
     thread = "t"
     parent: dict[str, Any] | None = None

@@ -25,6 +25,7 @@ import langgraph.checkpoint.serde.types as _serde_types
 
 __all__ = [
     "FLOORS",
+    "HAS_DELTA_CHANNELS",
     "DeltaChannelHistory",
     "DeltaSnapshot",
     "require",
@@ -119,6 +120,9 @@ class _NoDeltaSnapshot(NamedTuple):
 
     value: Any
 
+
+#: Whether this langgraph-checkpoint has delta channels (4.1 and later).
+HAS_DELTA_CHANNELS = hasattr(_serde_types, "_DeltaSnapshot")
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import DeltaChannelHistory, writes_sort_key
