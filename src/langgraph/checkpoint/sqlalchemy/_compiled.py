@@ -5,7 +5,7 @@ sees the statement: a cache-key lookup, an execution context, parameter
 processing in general form, a result with its metadata. On loopback that is
 more than the round trip itself, and a superstep makes three calls. The
 statements of ``get_tuple``, ``put_writes`` and ``put`` are long-lived
-objects (built once, see ``_plans`` and ``_dialects``), so they are compiled
+objects (built once, see ``_plans`` and ``dialects``), so they are compiled
 here once per saver and then executed through ``Connection._cursor_execute``:
 SQLAlchemy's own last step, which keeps its cursor events, echo, error
 wrapping and disconnect handling (a lost connection still invalidates the
@@ -163,7 +163,7 @@ class CompiledStatements:
     ) -> None:
         self.dialect = dialect
         self.schema_translate_map = schema_translate_map
-        # Applied to each new cursor (see _dialects.binary_results).
+        # Applied to each new cursor (see dialects.binary_results).
         self.setup_cursor = setup_cursor
         # Where each DBAPI connection keeps its hot-statement cursor: one per
         # cursor set-up, so that savers on one engine share it (each job has
