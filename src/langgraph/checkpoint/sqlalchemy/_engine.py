@@ -133,7 +133,7 @@ def keeps_a_connection(
 
     A one-connection engine (``StaticPool``) shares its one DBAPI connection
     with every checkout anyway, so checking it out and in again for every
-    call (~70 µs of pool and ``Connection`` bookkeeping) buys nothing. Kept
+    call (pool and ``Connection`` bookkeeping, docs/performance.md) buys nothing. Kept
     only where that is invisible: an engine ``from_url`` made, whose
     connections autocommit at the driver, so that no connection setting is
     switched per call and a kept connection is idle between calls, in no

@@ -427,9 +427,8 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         # check-in) runs as the sync Binding runs it, on the engine's
         # sync_engine, in one SQLAlchemy greenlet: through an AsyncConnection
         # it took one greenlet to connect, one per run_sync and one to close,
-        # each a switch out to the event loop and back (32 concurrent tasks:
-        # 1.60-1.63x -> 1.76-1.86x the official saver's throughput). A
-        # shared connection (the lock) keeps the path below: its turns must
+        # each a switch out to the event loop and back, which cost concurrent
+        # tasks throughput (docs/performance.md). A shared connection (the lock) keeps the path below: its turns must
         # be taken on the loop, by an asyncio.Lock.
         # A one-connection engine whose connection is kept (the lock is then
         # only for turns) goes the same way, the lock taken around it.
