@@ -2,10 +2,15 @@
 
 ``base.py`` holds the portable path and a registry by dialect name;
 ``postgresql.py``, ``sqlite.py`` and ``mysql.py`` (MySQL and MariaDB) each
-hold what differs for that database. Outside the Alembic revision scripts
-(history, kept as written), this package is the only code in the saver that
-decides anything by a dialect's, backend's or driver's name: the rest asks a
+hold what differs for that database. This package is the only code of the
+saver that branches on a dialect's or URL backend's name: the rest asks a
 :class:`DialectOps`, or one of the functions below, for what it needs.
+Three things outside it still carry names, none of them a branch of ours:
+the schema's declarations (``_types``' column-type variants and ``models``'
+PostgreSQL-only index, which SQLAlchemy applies per dialect), the hook
+``migrate.include_object`` that filters that index by the name Alembic's
+environment passes it, and the Alembic revision scripts (history, kept as
+written).
 
 Statement builders here return *sub-plans* (generators of steps, see
 ``_run``), because the portable fallback for a missing native upsert takes

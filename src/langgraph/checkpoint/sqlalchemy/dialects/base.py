@@ -2,12 +2,14 @@
 
 :class:`DialectOps` here is what an unknown dialect gets: no native upsert
 (select-then-write inside the plan's transaction), length-checked keys,
-metadata filters through ``json_each``, no setup lock, SQLAlchemy's pool and
-transactions as they come. Each database with something of its own
+metadata filters through ``json_each``, no setup lock, SQLAlchemy's
+transactions as they come (only the pool hands out its most recent
+connection first). Each database with something of its own
 (``postgresql.py``, ``sqlite.py``, ``mysql.py``) subclasses it and registers
 the subclass under its dialect names; :func:`ops_class` finds it. The
 functions of this module answer the rest of the package's questions about an
-engine or a URL by asking that class, so no other module names a dialect.
+engine or a URL by asking that class, so that no other module need branch on
+a dialect's name (see the package's docstring for what still carries one).
 """
 
 from __future__ import annotations
