@@ -426,7 +426,7 @@ def test_lost_races_are_told_from_other_errors() -> None:
     import psycopg.errors
     import pymysql.err
 
-    from langgraph.checkpoint.sqlalchemy._dialects import lost_a_race
+    from langgraph.checkpoint.sqlalchemy.dialects import lost_a_race
 
     def wrapped(orig: BaseException) -> sa.exc.DBAPIError:
         return sa.exc.DBAPIError.instance("INSERT", {}, orig, Exception)

@@ -4,7 +4,7 @@ One-statement jobs (the whole hot path) must send nothing but their statement:
 a BEGIN/COMMIT pair would be two more round trips. Jobs of several statements
 must run in one transaction, which on a SQLite file and on psycopg is the
 saver's own explicit BEGIN (those engines autocommit at the driver: see
-``_dialects.tune_engine``), and on the others SQLAlchemy's.
+``dialects.tune_engine``), and on the others SQLAlchemy's.
 """
 
 from __future__ import annotations

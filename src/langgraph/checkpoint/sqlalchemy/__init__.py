@@ -42,9 +42,6 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
-from langgraph.checkpoint.sqlalchemy._dialects import (
-    bind_settings,
-)
 from langgraph.checkpoint.sqlalchemy._engine import (
     check_transactions,
     keeps_a_connection,
@@ -55,6 +52,9 @@ from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
 from langgraph.checkpoint.sqlalchemy._validate import (
     InvalidConfigError,
     PayloadTooLargeError,
+)
+from langgraph.checkpoint.sqlalchemy.dialects import (
+    bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.models import (

@@ -1,11 +1,11 @@
 """Hot statements, compiled once per saver and run on the DBAPI cursor.
 
-``Connection.execute`` costs 70-110 µs of Python per call before the driver
-sees the statement: a cache-key lookup, an execution context, parameter
+``Connection.execute`` spends Python on every call before the driver sees
+the statement: a cache-key lookup, an execution context, parameter
 processing in general form, a result with its metadata. On loopback that is
-more than the round trip itself, and a superstep makes three calls. The
+more than the round trip itself (docs/performance.md), and a superstep makes three calls. The
 statements of ``get_tuple``, ``put_writes`` and ``put`` are long-lived
-objects (built once, see ``_plans`` and ``_dialects``), so they are compiled
+objects (built once, see ``_plans`` and ``dialects``), so they are compiled
 here once per saver and then executed through ``Connection._cursor_execute``:
 SQLAlchemy's own last step, which keeps its cursor events, echo, error
 wrapping and disconnect handling (a lost connection still invalidates the
@@ -163,7 +163,7 @@ class CompiledStatements:
     ) -> None:
         self.dialect = dialect
         self.schema_translate_map = schema_translate_map
-        # Applied to each new cursor (see _dialects.binary_results).
+        # Applied to each new cursor (see dialects.binary_results).
         self.setup_cursor = setup_cursor
         # Where each DBAPI connection keeps its hot-statement cursor: one per
         # cursor set-up, so that savers on one engine share it (each job has
@@ -247,11 +247,9 @@ class CompiledStatements:
     def _cursor(self, conn: Connection) -> Any:
         """The DBAPI connection's cursor for hot statements, made once.
 
-        A new psycopg cursor starts with empty adaptation caches: a statement
-        on one took 23-33 µs more in the saver than on a cursor that had run
-        it before (sync, one connection: 0.89x the client CPU of a
-        superstep). The
-        pooled connection's ``info`` lives exactly as long as
+        A new psycopg cursor starts with empty adaptation caches, so a
+        statement on one costs measurably more than on a cursor that has run
+        it before (docs/performance.md). The pooled connection's ``info`` lives exactly as long as
         the DBAPI connection (it is cleared when that is closed or
         invalidated), and one job at a time has the connection, so a cursor
         kept there is never shared or outlives its connection. (A psycopg

@@ -33,7 +33,6 @@ from langgraph.checkpoint.sqlalchemy._codec import (
     config_for,
 )
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
-from langgraph.checkpoint.sqlalchemy._dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy._run import Job, Plan
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
@@ -46,6 +45,7 @@ from langgraph.checkpoint.sqlalchemy._validate import (
     parse_thread_id,
     parse_thread_ids,
 )
+from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy.engine import Dialect
 

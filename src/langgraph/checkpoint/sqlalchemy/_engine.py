@@ -6,14 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy._compat import require_driver
-from langgraph.checkpoint.sqlalchemy._dialects import (
+from langgraph.checkpoint.sqlalchemy._private_api import ON_CONNECT_ISOLATION_LEVEL
+from langgraph.checkpoint.sqlalchemy.dialects import (
     autocommits_at_driver,
     engine_defaults,
-    is_memory_sqlite,
+    example_isolation_level,
+    is_memory_database,
     normalize_url,
     tune_engine,
 )
-from langgraph.checkpoint.sqlalchemy._private_api import ON_CONNECT_ISOLATION_LEVEL
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -60,7 +61,7 @@ def check_transactions(
     transaction, so calls of several statements (``copy_thread``, ``prune``,
     ``delete_thread``…) would commit statement by statement, and one that
     failed halfway would leave half its work. Engines ``from_url`` makes
-    autocommit too, but send BEGIN themselves (see ``_dialects.tune_engine``)."""
+    autocommit too, but send BEGIN themselves (see ``dialects.tune_engine``)."""
     if isinstance(bind, AsyncConnection):
         connection: Connection | None = bind.sync_connection
         engine = bind.sync_engine
@@ -85,7 +86,7 @@ def check_transactions(
             "(isolation_level='AUTOCOMMIT'), so the saver's calls of several "
             "statements could not run in one transaction. Give the saver the "
             "same engine with a transactional level, "
-            f"engine.execution_options(isolation_level={_EXAMPLE_LEVEL.get(engine.dialect.name, 'READ COMMITTED')!r}) "
+            f"engine.execution_options(isolation_level={example_isolation_level(engine.dialect)!r}) "
             "(it shares the pool), or use from_url; the saver autocommits "
             "its one-statement calls by itself."
         )
@@ -106,14 +107,6 @@ def _autocommit_level(connection: Connection) -> str | None:
         return None
 
 
-# A transactional isolation level each database accepts, for the message above.
-_EXAMPLE_LEVEL = {
-    "sqlite": "SERIALIZABLE",
-    "mysql": "REPEATABLE READ",
-    "mariadb": "REPEATABLE READ",
-}
-
-
 def needs_serializing(
     bind: Engine | Connection | AsyncEngine | AsyncConnection,
 ) -> bool:
@@ -122,7 +115,7 @@ def needs_serializing(
     if isinstance(bind, (Connection, AsyncConnection)):
         return True
     engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind
-    if isinstance(engine.pool, SingletonThreadPool) and is_memory_sqlite(engine.url):
+    if isinstance(engine.pool, SingletonThreadPool) and is_memory_database(engine.url):
         raise ValueError(
             "this in-memory SQLite engine gives each thread its own empty database "
             "(SingletonThreadPool), and LangGraph saves from background threads. "
@@ -140,7 +133,7 @@ def keeps_a_connection(
 
     A one-connection engine (``StaticPool``) shares its one DBAPI connection
     with every checkout anyway, so checking it out and in again for every
-    call (~70 µs of pool and ``Connection`` bookkeeping) buys nothing. Kept
+    call (pool and ``Connection`` bookkeeping, docs/performance.md) buys nothing. Kept
     only where that is invisible: an engine ``from_url`` made, whose
     connections autocommit at the driver, so that no connection setting is
     switched per call and a kept connection is idle between calls, in no

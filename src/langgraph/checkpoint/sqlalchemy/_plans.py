@@ -20,9 +20,9 @@ from typing import Any
 from langgraph.checkpoint.sqlalchemy import migrate
 from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
 from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
-from langgraph.checkpoint.sqlalchemy._dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy._run import Call, Execute, Plan
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
+from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.models import (
     Checkpoint,
     CheckpointBlob,
@@ -801,7 +801,7 @@ def setup(ops: DialectOps, schema: str | None, version_table: str) -> Plan[None]
     ``--sql`` renders them too); the schema itself is created first where the
     database has such a thing.
     """
-    if schema is not None and ops.name != "sqlite":
+    if schema is not None and ops.has_schemas:
         yield Execute(CreateSchema(schema, if_not_exists=True))
     lock = ops.setup_lock()
 

@@ -9,7 +9,7 @@ Where a check fails, the callers take the public route: slower, never wrong.
 - ``Connection._cursor_execute`` / ``Connection._handle_dbapi_exception``:
   run a pre-compiled statement on a DBAPI cursor with SQLAlchemy's events,
   error wrapping and invalidation (``_compiled``), and send the explicit
-  ``BEGIN`` of tuned engines (``_dialects``). Public route:
+  ``BEGIN`` of tuned engines (``dialects``). Public route:
   ``Connection.execute`` / ``Connection.exec_driver_sql``.
 - ``Dialect._on_connect_isolation_level``: the ``isolation_level`` an engine
   was created with, to refuse engines that autocommit (``_engine``). Public

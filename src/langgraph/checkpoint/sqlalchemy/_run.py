@@ -191,7 +191,7 @@ def retry_delay(
 @dataclass(frozen=True, slots=True)
 class BindSettings:
     """How every job on one bind runs, worked out once from its engine
-    (``_dialects.bind_settings``).
+    (``dialects.bind_settings``).
 
     Attributes:
         options: execution options of every statement (the saver's
@@ -200,10 +200,10 @@ class BindSettings:
             such a job takes a transaction like the rest.
         read_only_options: the options of jobs that only read.
         setup_cursor: applied to the cursor of the hot statements (see
-            ``_dialects.binary_results``).
+            ``dialects.binary_results``).
         lost_a_race: whether an error means the database rolled the
             transaction back for a deadlock or a serialization failure (see
-            ``_dialects.lost_a_race``); such a job runs again, but only in a
+            ``dialects.lost_a_race``); such a job runs again, but only in a
             transaction of the saver's own, never inside a caller's.
         single_writer: the database takes one writing transaction at a time
             (SQLite), so the saver's own writers take turns on a lock of
@@ -336,7 +336,7 @@ class Binding(_Place[Engine, threading.RLock]):
             conn = self._kept = self.bind.connect()
             self._kept_options = None
         # One connection serves every kind of job: it takes the options of
-        # this one (only the begin listener reads them; see _dialects).
+        # this one (only the begin listener reads them; see dialects).
         if job.autocommit:
             options = self._job_options[0]
         else:
@@ -427,9 +427,8 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
         # check-in) runs as the sync Binding runs it, on the engine's
         # sync_engine, in one SQLAlchemy greenlet: through an AsyncConnection
         # it took one greenlet to connect, one per run_sync and one to close,
-        # each a switch out to the event loop and back (32 concurrent tasks:
-        # 1.60-1.63x -> 1.76-1.86x the official saver's throughput). A
-        # shared connection (the lock) keeps the path below: its turns must
+        # each a switch out to the event loop and back, which cost concurrent
+        # tasks throughput (docs/performance.md). A shared connection (the lock) keeps the path below: its turns must
         # be taken on the loop, by an asyncio.Lock.
         # A one-connection engine whose connection is kept (the lock is then
         # only for turns) goes the same way, the lock taken around it.

@@ -22,9 +22,6 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
-from langgraph.checkpoint.sqlalchemy._dialects import (
-    bind_settings,
-)
 from langgraph.checkpoint.sqlalchemy._engine import (
     check_transactions,
     keeps_a_connection,
@@ -32,6 +29,9 @@ from langgraph.checkpoint.sqlalchemy._engine import (
     needs_serializing,
 )
 from langgraph.checkpoint.sqlalchemy._run import AsyncBinding, Job, T
+from langgraph.checkpoint.sqlalchemy.dialects import (
+    bind_settings,
+)
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError

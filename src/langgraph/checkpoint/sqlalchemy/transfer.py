@@ -55,6 +55,7 @@ from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy._codec import Codec, config_for
 from langgraph.checkpoint.sqlalchemy._compat import writes_sort_key
 from langgraph.checkpoint.sqlalchemy._engine import make_engine
+from langgraph.checkpoint.sqlalchemy.dialects import database_file, same_database
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from sqlalchemy import Engine, and_, column, func, inspect, or_, select, table
 from sqlalchemy.engine.url import URL, make_url
@@ -255,13 +256,9 @@ class _Engines:
         else:
             try:
                 url = make_url(bind) if isinstance(bind, str) else bind
-                if must_exist and url.get_backend_name() == "sqlite":
-                    path = url.database or ""
-                    is_file = path not in ("", ":memory:") and not path.startswith(
-                        "file:"
-                    )
-                    if is_file and not Path(path).is_file():
-                        raise TransferError(f"{what} database file not found: {path}")
+                path = database_file(url) if must_exist else None
+                if path is not None and not Path(path).is_file():
+                    raise TransferError(f"{what} database file not found: {path}")
                 engine = make_engine(url)
             except TransferError:
                 raise
@@ -288,13 +285,7 @@ class _Engines:
 def _same_database(
     a: Engine, b: Engine, schema_a: str | None, schema_b: str | None
 ) -> bool:
-    ua, ub = a.url, b.url
-    return (
-        ua.get_backend_name() == ub.get_backend_name()
-        and (ua.host, ua.port, ua.database) == (ub.host, ub.port, ub.database)
-        and ua.database not in (None, "", ":memory:")
-        and (schema_a or None) == (schema_b or None)
-    )
+    return same_database(a.url, b.url) and (schema_a or None) == (schema_b or None)
 
 
 # -- layouts -------------------------------------------------------------------

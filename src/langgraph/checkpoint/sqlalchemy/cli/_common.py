@@ -34,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.dialects import database_file, has_schemas
 from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR, sync_url
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine.url import URL, make_url
@@ -185,7 +186,7 @@ class Database:
         inspector = inspect(conn)
         if (
             self.schema
-            and conn.dialect.name != "sqlite"
+            and has_schemas(conn.dialect)
             and not inspector.has_schema(self.schema)
         ):
             raise CliError(f"schema {self.schema!r} does not exist in {self.masked}")
@@ -211,12 +212,8 @@ def engine_of(saver: SQLAlchemySaver) -> Engine:
 
 
 def _missing_sqlite_file(url: URL) -> bool:
-    if url.get_backend_name() != "sqlite":
-        return False
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return False
-    return not Path(database).exists()
+    path = database_file(url)
+    return path is not None and not Path(path).exists()
 
 
 # -- options ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     engine_of,
     one_line,
 )
+from langgraph.checkpoint.sqlalchemy.dialects import has_schemas
 from langgraph.checkpoint.sqlalchemy.migrate import (
     VERSION_TABLE,
     alembic_config,
@@ -69,7 +70,7 @@ def upgrade(db: Database, out: Output, revision: str) -> None:
             saver.setup()
         else:
             with engine_of(saver).connect() as conn, conn.begin():
-                if db.schema and conn.dialect.name != "sqlite":
+                if db.schema and has_schemas(conn.dialect):
                     conn.execute(CreateSchema(db.schema, if_not_exists=True))
                 config = alembic_config(conn, schema=db.schema)
                 _alembic("upgrade", lambda: command.upgrade(config, revision))

@@ -23,6 +23,7 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     message_lines,
     to_jsonable,
 )
+from langgraph.checkpoint.sqlalchemy.dialects import database_file
 from sqlalchemy.engine.url import make_url
 
 if TYPE_CHECKING:
@@ -167,13 +168,9 @@ def demo(
         f"{len(messages)} messages in {len(checkpoints)} checkpoints "
         f"(latest {latest})."
     )
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (
-        None,
-        "",
-        ":memory:",
-    ):
-        out.note(f"SQLite file: {Path(str(parsed.database)).resolve()}")
+    path = database_file(make_url(url))
+    if path is not None:
+        out.note(f"SQLite file: {Path(path).resolve()}")
     where = f"--url {db.masked}" + (f" --schema {schema}" if schema else "")
     out.note(f"Look at it: langgraph-sqlalchemy threads {where}")
     out.note(f"            langgraph-sqlalchemy show {thread_id} {where}")

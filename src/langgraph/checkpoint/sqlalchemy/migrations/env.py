@@ -22,6 +22,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+from langgraph.checkpoint.sqlalchemy.dialects import batch_alter
 from langgraph.checkpoint.sqlalchemy.migrate import (
     URL_ENV_VAR,
     VERSION_TABLE,
@@ -57,7 +58,7 @@ def _configure(**kwargs: Any) -> None:
 def _run(connection: Connection) -> None:
     _configure(
         connection=connection,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=batch_alter(connection.dialect),
         include_object=include_object(connection.dialect.name),
     )
     with context.begin_transaction():

@@ -1,0 +1,270 @@
+"""What differs on PostgreSQL.
+
+Native upserts (``INSERT … ON CONFLICT``), and ``put`` in one statement: the
+blobs ride along as a writable CTE. Metadata filters are JSONB containment
+(``@>``, served by the GIN index). ``get_tuple`` joins the blobs through
+``jsonb_each_text``, one ``LATERAL`` lookup per channel. Key columns are
+``TEXT``: no length check. ``setup()`` takes a transaction-scoped advisory
+lock. Engines on psycopg (3) autocommit at the driver and send ``BEGIN``
+themselves, and ask for binary results. A deadlock or serialization failure
+(SQLSTATE ``40P01``/``40001``) is a lost race.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from langgraph.checkpoint.sqlalchemy._run import Execute
+from langgraph.checkpoint.sqlalchemy.dialects.base import (
+    VALUES_ROWS,
+    DialectOps,
+    SubPlan,
+    begin_listener,
+    key_names,
+    on_conflict,
+    register,
+)
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    bindparam,
+    event,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine.url import URL
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import TableValuedAlias
+
+# Arbitrary but fixed: the key of the advisory lock that serializes setup().
+_SETUP_LOCK_KEY = 0x6C67_5F73_6176  # "lg_sav"
+# SQLSTATEs of a transaction the server rolled back for losing a race:
+# deadlock_detected, serialization_failure (PostgreSQL, and the standard).
+_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+_PSYCOPG = ("psycopg", "psycopg_async")
+_PSYCOPG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg
+
+_begin = begin_listener("BEGIN")
+
+
+@register("postgresql", aliases=("postgres",))
+class PostgreSQLOps(DialectOps):
+    has_native_upsert = True
+    has_json_tables = True
+    bounded_keys = False
+    default_drivers = ("psycopg", "psycopg")
+    async_twins: ClassVar[Mapping[str, str]] = {"psycopg2": "psycopg"}
+    sync_twins: ClassVar[Mapping[str, str]] = {
+        "asyncpg": "psycopg",
+        "psycopg_async": "psycopg",
+    }
+    # A plain inner join is planned as a hash join over every blob of the
+    # thread once the thread holds more than a handful, so a long
+    # conversation (a new blob per step) made get_tuple slower at every step.
+    # (An outer join is worse still: a hash join over all blobs.)
+    blobs_by_lateral_lookup = True
+
+    def one_statement_put(self, blob_count: int) -> bool:
+        # Writable CTEs carry the blobs along.
+        return self.native_upsert
+
+    def channel_versions(self, document: ColumnElement[Any]) -> TableValuedAlias:
+        versions = document.op("->")(literal_column("'channel_versions'"))
+        return func.jsonb_each_text(versions).table_valued("key", "value")
+
+    insert_into = staticmethod(postgresql.insert)
+    on_key_exists = staticmethod(on_conflict)
+
+    def insert_ignore_then_upsert(
+        self,
+        first: Table,
+        first_rows: Sequence[Mapping[str, Any]],
+        table: Table,
+        row: Mapping[str, Any],
+        update: Sequence[str],
+    ) -> SubPlan:
+        """One statement: the first insert rides along as a writable CTE
+        (which runs whether or not the statement reads it)."""
+        if not (self.native_upsert and first_rows):
+            yield from super().insert_ignore_then_upsert(
+                first, first_rows, table, row, update
+            )
+            return
+        # Columns the two share (the thread and namespace) must agree.
+        shared = tuple(c.name for c in first.columns if c.name in row)
+        unshared = [c.name for c in first.columns if c.name not in shared]
+        params = dict(row)
+        n = len(first_rows)
+        if n <= VALUES_ROWS:
+            for i, r in enumerate(first_rows):
+                for c in unshared:
+                    params[f"first_{c}_{i}"] = r[c]
+        else:
+            n = 0  # one array per column instead
+            for c in unshared:
+                params[f"first_{c}"] = [r[c] for r in first_rows]
+        statement = _ignore_then_upsert_statement(
+            first, table, shared, tuple(row), tuple(update), n
+        )
+        yield Execute(statement, params, hot=True)
+
+    def metadata_matches(
+        self, column: ColumnElement[Any], filter: Mapping[str, Any]
+    ) -> ColumnElement[bool]:
+        """JSONB containment: nested objects match by containment."""
+        if not filter:
+            return true()
+        return column.op("@>")(bindparam(None, dict(filter), type_=postgresql.JSONB))
+
+    def setup_lock(self) -> tuple[Executable, Executable | None]:
+        # Transaction-scoped: no release needed.
+        held = select(literal(1)).select_from(
+            func.pg_advisory_xact_lock(_SETUP_LOCK_KEY)
+        )
+        return held, None
+
+    # -- engines -------------------------------------------------------------
+
+    @classmethod
+    def engine_options(
+        cls, url: URL, poolclass: type
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        options, connect_args = super().engine_options(url, poolclass)
+        if _begins_explicitly(url):
+            # psycopg autocommits and the begin listener that tune_engine
+            # adds sends BEGIN: see there.
+            options["isolation_level"] = "AUTOCOMMIT"
+        return options, connect_args
+
+    @classmethod
+    def checks_in_by_status(cls, url: URL, options: Mapping[str, Any]) -> bool:
+        return (
+            _begins_explicitly(url) and options.get("isolation_level") == "AUTOCOMMIT"
+        )
+
+    @classmethod
+    def tune_engine(cls, engine: Engine, url: URL, options: Mapping[str, Any]) -> None:
+        """A psycopg engine autocommits (``isolation_level="AUTOCOMMIT"``,
+        unless the caller chose another level) and sends BEGIN itself for the
+        jobs that need a transaction. The one-statement jobs, the whole hot
+        path, then run as they are: with SQLAlchemy's AUTOCOMMIT execution
+        option instead, every checkout switched the isolation level and every
+        check-in switched it back (docs/performance.md). A connection checked
+        in rolls back only when psycopg says a transaction is open."""
+        super().tune_engine(engine, url, options)
+        if _begins_explicitly(url) and options.get("isolation_level") == "AUTOCOMMIT":
+            event.listen(engine, "begin", _begin)
+
+    @staticmethod
+    def in_transaction(driver_connection: Any) -> bool:
+        # IDLE is the only status with nothing open.
+        return bool(driver_connection.info.transaction_status != _PSYCOPG_IDLE)
+
+    # -- drivers -------------------------------------------------------------
+
+    @staticmethod
+    def lost_a_race(orig: BaseException | None) -> bool:
+        return getattr(orig, "sqlstate", None) in _RACE_SQLSTATES  # psycopg
+
+    @staticmethod
+    def binary_results(driver: str) -> Callable[[Any], None] | None:
+        """psycopg (sync and async): the text format sends ``bytea`` as hex,
+        twice its size, for the server to encode and the client to decode,
+        and ``get_tuple`` returns every blob of a checkpoint (a long
+        conversation: tens of KB). The official saver reads in binary too."""
+        return _psycopg_binary if driver in _PSYCOPG else None
+
+
+def _begins_explicitly(url: URL) -> bool:
+    """Whether an engine of ``url`` can autocommit at the driver and send
+    BEGIN itself: psycopg (3) commits and rolls back by the server's
+    transaction status, not by its autocommit flag, so SQLAlchemy's
+    commit/rollback still end a transaction that a plain BEGIN started."""
+    return url.get_driver_name() in _PSYCOPG
+
+
+def _psycopg_binary(cursor: Any) -> None:
+    # One function for every saver, so that savers on one engine share the
+    # kept cursor (_compiled keys it by this function). The cursor may be
+    # SQLAlchemy's async adapter of a psycopg cursor; anything else is left
+    # as it is.
+    import psycopg
+    from psycopg.pq import Format
+
+    raw = getattr(cursor, "_cursor", cursor)  # inside the async adapter
+    if isinstance(raw, (psycopg.Cursor, psycopg.AsyncCursor)):
+        raw.format = Format.BINARY
+
+
+@functools.lru_cache(maxsize=4 * VALUES_ROWS)
+def _ignore_then_upsert_statement(
+    first: Table,
+    table: Table,
+    shared: tuple[str, ...],
+    columns: tuple[str, ...],
+    update: tuple[str, ...],
+    rows: int,
+) -> Executable:
+    """``WITH ignored AS (INSERT INTO first SELECT … ON CONFLICT DO NOTHING)
+    INSERT INTO table … ON CONFLICT DO UPDATE``.
+
+    ``first``'s ``rows`` rows arrive as ``VALUES`` (bound as
+    ``first_{col}_{i}``), or, when ``rows`` is 0, as one array per column
+    (bound as ``first_{col}``), the same statement for any number of rows:
+    so a statement never nears PostgreSQL's 65,535 parameters. Arrays cost
+    more for small puts: psycopg quotes each array element in Python (bytea
+    escaped as text), where a plain bytea parameter is dumped in C.
+    The ``shared`` columns take the main row's values (bound as ``{col}``).
+    """
+    unshared = [c.name for c in first.columns if c.name not in shared]
+    if rows:
+        # SELECT … UNION ALL SELECT …, not VALUES: SQLAlchemy can't cache a
+        # statement holding a VALUES construct and would compile it each time.
+        selects = [
+            select(
+                *(
+                    bindparam(f"first_{c}_{i}", type_=first.c[c].type).label(c)
+                    for c in unshared
+                )
+            )
+            for i in range(rows)
+        ]
+        rows_in: Any = (union_all(*selects) if rows > 1 else selects[0]).subquery(
+            "first_rows"
+        )
+    else:
+        rows_in = (
+            func.unnest(
+                *(
+                    bindparam(f"first_{c}", type_=postgresql.ARRAY(first.c[c].type))
+                    for c in unshared
+                )
+            )
+            .table_valued(*unshared)
+            .render_derived()
+        )
+    source = select(
+        *(bindparam(c, type_=first.c[c].type) for c in shared),
+        *(rows_in.c[c] for c in unshared),
+    )
+    ignored = (
+        postgresql.insert(first)
+        .from_select([*shared, *unshared], source)
+        .on_conflict_do_nothing(index_elements=key_names(first))
+        .cte("ignored")
+    )
+    stmt = postgresql.insert(table).values(
+        {c: bindparam(c, type_=table.c[c].type) for c in columns}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=key_names(table),
+        set_={c: stmt.excluded[c] for c in update},
+    ).add_cte(ignored)

@@ -1,0 +1,111 @@
+"""What differs on SQLite.
+
+Native upserts (``INSERT … ON CONFLICT``, as on PostgreSQL); metadata filters
+and ``get_tuple``'s join through ``json_each`` (the portable path of
+``base.py`` is SQLite's). No schemas, one writer at a time, tables altered in
+Alembic's batch mode. An in-memory database lives on one connection; a file
+gets WAL, a busy timeout, autocommit at the driver and ``BEGIN IMMEDIATE``
+for writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from langgraph.checkpoint.sqlalchemy.dialects.base import (
+    DialectOps,
+    begin_listener,
+    on_conflict,
+    register,
+)
+from sqlalchemy import Engine, event
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine.url import URL
+from sqlalchemy.pool import StaticPool
+
+# Writers take the write lock up front: a deferred transaction that reads and
+# then writes cannot wait for another writer and fails at once with
+# "database is locked"; an immediate one takes the write lock first and waits
+# its turn (the busy timeout). Readers keep a deferred BEGIN.
+_begin = begin_listener("BEGIN IMMEDIATE")
+
+
+@register("sqlite")
+class SQLiteOps(DialectOps):
+    has_native_upsert = True
+    has_json_tables = True
+    has_schemas = False
+    single_writer = True
+    example_isolation_level = "SERIALIZABLE"
+    batch_alter = True
+    default_drivers = ("pysqlite", "aiosqlite")
+    async_twins: ClassVar[Mapping[str, str]] = {"pysqlite": "aiosqlite"}
+    sync_twins: ClassVar[Mapping[str, str]] = {"aiosqlite": "pysqlite"}
+    # The one join SQLite's planner never reorders: as an inner join, SQLite
+    # read every blob of the thread before the channel versions.
+    outer_join_keeps_order = True
+
+    insert_into = staticmethod(sqlite.insert)
+    on_key_exists = staticmethod(on_conflict)
+
+    # -- engines -------------------------------------------------------------
+
+    @classmethod
+    def is_memory(cls, url: URL) -> bool:
+        database = url.database or ""
+        return database in ("", ":memory:") or "mode=memory" in str(url.query)
+
+    @classmethod
+    def database_file(cls, url: URL) -> str | None:
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return database
+
+    @classmethod
+    def engine_options(
+        cls, url: URL, poolclass: type
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if cls.is_memory(url):
+            # One connection for the saver's life: an in-memory database lives
+            # and dies with its connection. The saver serializes access to it.
+            return {"poolclass": StaticPool}, {"check_same_thread": False}
+        # Writers from other processes wait up to 30 s instead of failing.
+        connect_args: dict[str, Any] = {"timeout": 30}
+        if issubclass(poolclass, StaticPool):
+            # One connection that LangGraph's threads take turns on.
+            connect_args["check_same_thread"] = False
+        return {}, connect_args
+
+    @classmethod
+    def checks_in_by_status(cls, url: URL, options: Mapping[str, Any]) -> bool:
+        # A file connection, which tune_engine puts in autocommit.
+        return not cls.is_memory(url)
+
+    @classmethod
+    def tune_engine(cls, engine: Engine, url: URL, options: Mapping[str, Any]) -> None:
+        """A file gets WAL (readers never wait for the writer, across
+        processes) and write transactions that start with ``BEGIN
+        IMMEDIATE``; its connections autocommit at the driver, and one checked
+        in rolls back only when sqlite3 says a transaction is open."""
+        super().tune_engine(engine, url, options)
+        if cls.is_memory(url):
+            return
+        event.listen(engine, "connect", _connect)
+        event.listen(engine, "begin", _begin)
+
+    @staticmethod
+    def in_transaction(driver_connection: Any) -> bool:
+        return bool(driver_connection.in_transaction)  # sqlite3, aiosqlite
+
+
+def _connect(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions begin when SQLAlchemy says, not when sqlite3 guesses.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
