@@ -33,7 +33,6 @@ from langgraph.checkpoint.sqlalchemy._codec import (
     config_for,
 )
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
-from langgraph.checkpoint.sqlalchemy._run import Job, Plan
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
     InvalidConfigError,
@@ -47,6 +46,7 @@ from langgraph.checkpoint.sqlalchemy._validate import (
 )
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job, Plan
 from sqlalchemy.engine import Dialect
 
 __all__ = ["PRUNE_STRATEGIES", "SETUP_ATTEMPTS", "Pager", "SaverCore", "iter_pages"]

@@ -20,7 +20,6 @@ from typing import Any
 from langgraph.checkpoint.sqlalchemy import migrate
 from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
 from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
-from langgraph.checkpoint.sqlalchemy._run import Call, Execute, Plan
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.models import (
@@ -28,6 +27,7 @@ from langgraph.checkpoint.sqlalchemy.models import (
     CheckpointBlob,
     CheckpointWrite,
 )
+from langgraph.checkpoint.sqlalchemy.repository.plan import Call, Execute, Plan
 from sqlalchemy import (
     ColumnElement,
     Connection,

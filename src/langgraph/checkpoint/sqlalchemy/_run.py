@@ -1,8 +1,5 @@
-"""The two drivers: the only code that talks to a database.
+"""The two drivers of plans (see ``repository.plan``).
 
-Every operation is a *plan*: a generator that yields :class:`Execute` (a
-statement and its parameters) or :class:`Call` (a function of a sync
-``Connection``, such as ``MetaData.create_all``) and is sent back each result.
 A plan never knows whether it runs on an ``Engine`` or an ``AsyncEngine``:
 :func:`run` drives it on a ``Connection``, and :func:`arun` on an
 ``AsyncConnection`` runs that same sync driver in SQLAlchemy's greenlet
@@ -21,10 +18,8 @@ import time
 from collections.abc import (
     AsyncIterator,
     Callable,
-    Generator,
     Iterator,
     Mapping,
-    Sequence,
 )
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -32,52 +27,27 @@ from typing import Any, Generic, TypeVar, cast
 
 from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
 from langgraph.checkpoint.sqlalchemy._greenlet import run_in_greenlet
+from langgraph.checkpoint.sqlalchemy.repository.plan import (
+    Call,
+    Execute,
+    Job,
+    Plan,
+)
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.base import Executable
 
 __all__ = [
     "RETRY_DELAYS",
     "AsyncBinding",
     "BindSettings",
     "Binding",
-    "Call",
-    "Execute",
-    "Job",
-    "Plan",
-    "Step",
     "arun",
     "retry_delay",
     "run",
 ]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Execute:
-    """Execute ``statement``; a list of ``params`` makes it an executemany.
-
-    ``hot``: the statement is a long-lived object (module-level or from a
-    cached builder), which the driver may compile once and run on the DBAPI
-    cursor (:mod:`._compiled`). Its result is then a list of named tuples
-    with ``first()``/``scalar()``/``all()``, not a ``Result``."""
-
-    statement: Executable
-    params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
-    hot: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """Call ``fn`` with a sync ``Connection`` (``run_sync`` on async engines)."""
-
-    fn: Callable[[Connection], Any]
-
-
-Step = Execute | Call
-Plan = Generator[Step, Any, T]
 
 
 def run(
@@ -129,28 +99,6 @@ async def arun(
     return await conn.run_sync(
         lambda sync_conn: run(plan, sync_conn, options, statements)
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Job(Generic[T]):
-    """A plan and how to run it.
-
-    Attributes:
-        make: builds a fresh plan (a retry needs a new generator).
-        autocommit: the plan is a single statement, atomic by itself, so it
-            runs without BEGIN/COMMIT: two round trips saved on a network.
-        retry: the plan is idempotent, so it is run again when an attempt
-            lost its connection (a restarted server), a bounded number of
-            times with backoff (:data:`RETRY_DELAYS`): the pool has been
-            invalidated by then and hands out fresh connections.
-        read_only: the plan only reads, so its transaction need not take
-            the locks of a writer (SQLite: a deferred BEGIN).
-    """
-
-    make: Callable[[], Plan[T]]
-    autocommit: bool = False
-    retry: bool = True
-    read_only: bool = False
 
 
 # Seconds to wait before each new attempt of an idempotent job that lost its

@@ -28,11 +28,12 @@ from langgraph.checkpoint.sqlalchemy._engine import (
     make_async_engine,
     needs_serializing,
 )
-from langgraph.checkpoint.sqlalchemy._run import AsyncBinding, Job, T
+from langgraph.checkpoint.sqlalchemy._run import AsyncBinding
 from langgraph.checkpoint.sqlalchemy.dialects import (
     bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine

@@ -30,11 +30,12 @@ from langgraph.checkpoint.sqlalchemy._engine import (
     make_engine,
     needs_serializing,
 )
-from langgraph.checkpoint.sqlalchemy._run import Binding, Job, T
+from langgraph.checkpoint.sqlalchemy._run import Binding
 from langgraph.checkpoint.sqlalchemy.dialects import (
     bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from langgraph.checkpoint.sqlalchemy._private_api import CURSOR_EXECUTE
-from langgraph.checkpoint.sqlalchemy._run import BindSettings, Execute, Step
+from langgraph.checkpoint.sqlalchemy._run import BindSettings
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
 from sqlalchemy import (
     ColumnElement,
     Connection,

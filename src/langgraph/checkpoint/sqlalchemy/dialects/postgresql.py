@@ -16,7 +16,6 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from langgraph.checkpoint.sqlalchemy._run import Execute
 from langgraph.checkpoint.sqlalchemy.dialects.base import (
     VALUES_ROWS,
     DialectOps,
@@ -26,6 +25,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     on_conflict,
     register,
 )
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute
 from sqlalchemy import (
     ColumnElement,
     Engine,

@@ -1,0 +1,3 @@
+"""The repository: the only code that knows how the tables are read and
+written. Each operation is a plan (``plan``) of statements and decoding,
+with no connection in sight; the runtime runs it."""
