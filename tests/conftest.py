@@ -25,8 +25,11 @@ from sqlalchemy.pool import StaticPool
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
 from langgraph.checkpoint.sqlalchemy._compat import HAS_DELTA_CHANNELS
-from langgraph.checkpoint.sqlalchemy._private_api import ENV_VAR, PRIVATE_API_ALLOWED
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.runtime.private_api import (
+    ENV_VAR,
+    PRIVATE_API_ALLOWED,
+)
 
 BACKENDS = [
     "sqlite",

@@ -27,9 +27,10 @@ import sqlalchemy
 from packaging.requirements import Requirement
 from sqlalchemy import Connection, create_engine
 
-from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _compat, _greenlet
-from langgraph.checkpoint.sqlalchemy import _engine as engine_module
-from langgraph.checkpoint.sqlalchemy import _private_api as private
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _compat
+from langgraph.checkpoint.sqlalchemy.runtime import engines as engine_module
+from langgraph.checkpoint.sqlalchemy.runtime import greenlet as _greenlet
+from langgraph.checkpoint.sqlalchemy.runtime import private_api as private
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "tests" / "constraints-lowest.txt"
@@ -198,8 +199,9 @@ _ROUND_TRIP = textwrap.dedent(
     import asyncio, sys
     from langgraph.checkpoint.conformance.test_utils import (
         generate_checkpoint, generate_config, generate_metadata)
-    from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _greenlet
-    from langgraph.checkpoint.sqlalchemy import _private_api as private
+    from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+    from langgraph.checkpoint.sqlalchemy.runtime import greenlet as _greenlet
+    from langgraph.checkpoint.sqlalchemy.runtime import private_api as private
     from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
     flags = (private.CURSOR_EXECUTE, private.ON_CONNECT_ISOLATION_LEVEL,

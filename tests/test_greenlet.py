@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from greenlet import getcurrent
 
-from langgraph.checkpoint.sqlalchemy._greenlet import run_in_greenlet
+from langgraph.checkpoint.sqlalchemy.runtime.greenlet import run_in_greenlet
 
 try:
     from sqlalchemy.util import await_

@@ -25,14 +25,17 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
-from langgraph.checkpoint.sqlalchemy._compiled import CompiledStatements, is_single
-from langgraph.checkpoint.sqlalchemy._greenlet import run_in_greenlet
 from langgraph.checkpoint.sqlalchemy.repository.plan import (
     Call,
     Execute,
     Job,
     Plan,
 )
+from langgraph.checkpoint.sqlalchemy.runtime.compiled import (
+    CompiledStatements,
+    is_single,
+)
+from langgraph.checkpoint.sqlalchemy.runtime.greenlet import run_in_greenlet
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -226,7 +229,7 @@ class Binding(_Place[Engine, threading.RLock]):
     """Where a sync saver's jobs run.
 
     ``keep_connection``: keep one connection open between jobs instead of
-    checking one out for each (see ``_engine.keeps_a_connection``: a
+    checking one out for each (see ``engines.keeps_a_connection``: a
     one-connection engine whose connections autocommit at the driver). Jobs
     must take turns (a lock, or the async twin's)."""
 

@@ -22,18 +22,18 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
-from langgraph.checkpoint.sqlalchemy._engine import (
-    check_transactions,
-    keeps_a_connection,
-    make_async_engine,
-    needs_serializing,
-)
 from langgraph.checkpoint.sqlalchemy._run import AsyncBinding
 from langgraph.checkpoint.sqlalchemy.dialects import (
     bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
+from langgraph.checkpoint.sqlalchemy.runtime.engines import (
+    check_transactions,
+    keeps_a_connection,
+    make_async_engine,
+    needs_serializing,
+)
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine

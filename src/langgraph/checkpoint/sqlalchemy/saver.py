@@ -24,18 +24,18 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
-from langgraph.checkpoint.sqlalchemy._engine import (
-    check_transactions,
-    keeps_a_connection,
-    make_engine,
-    needs_serializing,
-)
 from langgraph.checkpoint.sqlalchemy._run import Binding
 from langgraph.checkpoint.sqlalchemy.dialects import (
     bind_settings,
 )
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
+from langgraph.checkpoint.sqlalchemy.runtime.engines import (
+    check_transactions,
+    keeps_a_connection,
+    make_engine,
+    needs_serializing,
+)
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError

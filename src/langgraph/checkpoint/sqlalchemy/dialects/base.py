@@ -20,9 +20,9 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from langgraph.checkpoint.sqlalchemy._private_api import CURSOR_EXECUTE
 from langgraph.checkpoint.sqlalchemy._run import BindSettings
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
+from langgraph.checkpoint.sqlalchemy.runtime.private_api import CURSOR_EXECUTE
 from sqlalchemy import (
     ColumnElement,
     Connection,

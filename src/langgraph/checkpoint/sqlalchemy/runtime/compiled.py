@@ -5,7 +5,7 @@ the statement: a cache-key lookup, an execution context, parameter
 processing in general form, a result with its metadata. On loopback that is
 more than the round trip itself (docs/performance.md), and a superstep makes three calls. The
 statements of ``get_tuple``, ``put_writes`` and ``put`` are long-lived
-objects (built once, see ``_plans`` and ``dialects``), so they are compiled
+objects (built once, see the repository's plans and ``dialects``), so they are compiled
 here once per saver and then executed through ``Connection._cursor_execute``:
 SQLAlchemy's own last step, which keeps its cursor events, echo, error
 wrapping and disconnect handling (a lost connection still invalidates the
@@ -14,7 +14,7 @@ pool, so the retry policy sees the same errors).
 Only what this module can run exactly as SQLAlchemy would is taken: a single
 execution (not executemany), no post-compile or renamed parameters, no
 RETURNING. Anything else falls back to ``Connection.execute``, and so does
-everything where ``_private_api`` finds the private calls changed (or a
+everything where :mod:`.private_api` finds the private calls changed (or a
 statement fails to compile here): slower, the same results.
 
 No I/O happens here but through the ``Connection`` given.
@@ -28,7 +28,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 
-from langgraph.checkpoint.sqlalchemy._private_api import CURSOR_EXECUTE
+from langgraph.checkpoint.sqlalchemy.runtime.private_api import CURSOR_EXECUTE
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.base import Executable

@@ -3,10 +3,10 @@
 The async saver runs each attempt of a job (checkout, statements, check-in)
 as sync code in a greenlet where SQLAlchemy turns the async driver's awaits
 into plain calls. ``sqlalchemy.util.greenlet_spawn`` makes a new greenlet for
-every call, and making one (and letting it die) cost 14-19 µs here, against
-about 2 µs to switch into a greenlet that already exists: three times per
-superstep. So finished greenlets wait in a small per-thread pool (a greenlet
-can only be switched to from the thread that made it) for the next call.
+every call, and making one (and letting it die) costs several times more
+than switching into a greenlet that already exists (docs/performance.md).
+So finished greenlets wait in a small per-thread pool (a greenlet can only be
+switched to from the thread that made it) for the next call.
 
 The protocol is SQLAlchemy's own: ``await_`` works in any greenlet marked
 ``__sqlalchemy_greenlet_provider__``, by switching to its parent with the
@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from langgraph.checkpoint.sqlalchemy._private_api import PRIVATE_API_ALLOWED
+from langgraph.checkpoint.sqlalchemy.runtime.private_api import PRIVATE_API_ALLOWED
 from sqlalchemy.util import greenlet_spawn
 
 __all__ = ["follows_await_protocol", "run_in_greenlet"]

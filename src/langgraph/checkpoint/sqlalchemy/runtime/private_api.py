@@ -8,16 +8,16 @@ Where a check fails, the callers take the public route: slower, never wrong.
 
 - ``Connection._cursor_execute`` / ``Connection._handle_dbapi_exception``:
   run a pre-compiled statement on a DBAPI cursor with SQLAlchemy's events,
-  error wrapping and invalidation (``_compiled``), and send the explicit
+  error wrapping and invalidation (:mod:`.compiled`), and send the explicit
   ``BEGIN`` of tuned engines (``dialects``). Public route:
   ``Connection.execute`` / ``Connection.exec_driver_sql``.
 - ``Dialect._on_connect_isolation_level``: the ``isolation_level`` an engine
-  was created with, to refuse engines that autocommit (``_engine``). Public
+  was created with, to refuse engines that autocommit (:mod:`.engines`). Public
   route: ask a connection handed to the saver (SQLAlchemy 2.1's
   ``Dialect.detect_autocommit_setting``); an engine then goes unchecked,
   since asking it would mean checking a connection out.
 - SQLAlchemy's await protocol, which the async saver's reused greenlets
-  follow (``_greenlet``). Public route: ``sqlalchemy.util.greenlet_spawn``, a
+  follow (:mod:`.greenlet`). Public route: ``sqlalchemy.util.greenlet_spawn``, a
   new greenlet per call. SQLAlchemy 2.0.30 and older only run ``await_only``
   in their own greenlet class, so there the public route is the only one.
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy._compat import require_driver
-from langgraph.checkpoint.sqlalchemy._private_api import ON_CONNECT_ISOLATION_LEVEL
 from langgraph.checkpoint.sqlalchemy.dialects import (
     autocommits_at_driver,
     engine_defaults,
@@ -14,6 +13,9 @@ from langgraph.checkpoint.sqlalchemy.dialects import (
     is_memory_database,
     normalize_url,
     tune_engine,
+)
+from langgraph.checkpoint.sqlalchemy.runtime.private_api import (
+    ON_CONNECT_ISOLATION_LEVEL,
 )
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine.url import URL
