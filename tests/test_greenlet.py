@@ -1,4 +1,4 @@
-"""The async saver's greenlet runner (``_greenlet.run_in_greenlet``).
+"""The async saver's greenlet runner (``runtime.greenlet.run_in_greenlet``).
 
 Every async call of the saver goes through it, so the whole async suite runs
 on it against real databases; these tests pin down what that suite would

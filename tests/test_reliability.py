@@ -23,8 +23,10 @@ from langgraph.checkpoint.conformance.test_utils import generate_config
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _run
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job
+from langgraph.checkpoint.sqlalchemy.runtime import retry
 from test_graphs import _counter, _interview
 
 from conftest import Backend
@@ -363,7 +365,7 @@ def test_server_down_for_a_while(
     server, url, engine_kwargs = restartable
     config = {"configurable": {"thread_id": "patient"}}
     # Generous delays, so that a slow machine's server start fits in them.
-    monkeypatch.setattr(_run, "RETRY_DELAYS", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
+    monkeypatch.setattr(retry, "RETRY_DELAYS", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
     with SQLAlchemySaver.from_url(url, engine_kwargs=engine_kwargs) as saver:
         saver.setup()
         graph = _counter(saver, until=3)
@@ -377,7 +379,7 @@ def test_server_down_for_a_while(
         finally:
             coming_back.join()
 
-        monkeypatch.setattr(_run, "RETRY_DELAYS", (0.0, 0.1))
+        monkeypatch.setattr(retry, "RETRY_DELAYS", (0.0, 0.1))
         server.stop()
         try:
             with pytest.raises(sa.exc.OperationalError):
@@ -391,29 +393,31 @@ def test_retry_policy() -> None:
     """Which failures run a job again: lost connections and, once the
     database was reached, refused ones; never a job that may not run twice,
     a statement that failed on a live connection, or past the last delay."""
-    job: _run.Job[None] = _run.Job(lambda: iter(()))
+    job: Job[None] = Job(lambda: iter(()))
     refused = sa.exc.OperationalError(None, None, Exception("connection refused"))
-    assert _run.retry_delay(job, refused, 0, reached=False) is None  # wrong host
+    assert retry.retry_delay(job, refused, 0, reached=False) is None  # wrong host
     delays = [
-        _run.retry_delay(job, refused, i, reached=True)
-        for i in range(len(_run.RETRY_DELAYS) + 1)
+        retry.retry_delay(job, refused, i, reached=True)
+        for i in range(len(retry.RETRY_DELAYS) + 1)
     ]
-    assert delays == [*_run.RETRY_DELAYS, None]
+    assert delays == [*retry.RETRY_DELAYS, None]
     assert delays[1:-1] == sorted(delays[1:-1]) and delays[1] > 0  # backing off
-    once = _run.Job(lambda: iter(()), retry=False)
-    assert _run.retry_delay(once, refused, 0, reached=True) is None
+    once = Job(lambda: iter(()), retry=False)
+    assert retry.retry_delay(once, refused, 0, reached=True) is None
     failed = sa.exc.OperationalError("SELECT 1", {}, Exception("statement timeout"))
-    assert _run.retry_delay(job, failed, 0, reached=True) is None
+    assert retry.retry_delay(job, failed, 0, reached=True) is None
     failed.connection_invalidated = True
-    assert _run.retry_delay(job, failed, 0, reached=True) == 0.0
+    assert retry.retry_delay(job, failed, 0, reached=True) == 0.0
     # A transaction the server rolled back for a deadlock runs again, with
     # the same bounded backoff; a job that may not run twice still doesn't.
     deadlock = sa.exc.OperationalError("INSERT", {}, Exception("deadlock"))
-    assert _run.retry_delay(job, deadlock, 0, reached=True, raced=True) == 0.0
-    assert _run.retry_delay(job, deadlock, 0, reached=True, raced=False) is None
-    assert _run.retry_delay(once, deadlock, 0, reached=True, raced=True) is None
-    last = len(_run.RETRY_DELAYS)
-    assert _run.retry_delay(job, deadlock, last, reached=True, raced=True) is None
+    assert retry.retry_delay(job, deadlock, 0, reached=True, lost_a_race=True) == 0.0
+    assert retry.retry_delay(job, deadlock, 0, reached=True, lost_a_race=False) is None
+    assert retry.retry_delay(once, deadlock, 0, reached=True, lost_a_race=True) is None
+    last = len(retry.RETRY_DELAYS)
+    assert (
+        retry.retry_delay(job, deadlock, last, reached=True, lost_a_race=True) is None
+    )
 
 
 def test_lost_races_are_told_from_other_errors() -> None:

@@ -71,7 +71,7 @@ def test_second_run_compiles_nothing(saver: SQLAlchemySaver) -> None:
             seen.append((context.cache_hit.name, statement.split("\n")[0][:80]))
 
     engine = saver.bind.engine  # type: ignore[union-attr]
-    compiled_before = len(saver._binding.statements._compiled)
+    compiled_before = len(saver._runner.statements._compiled)
     event.listen(engine, "after_cursor_execute", record)
     try:
         _workload(saver, "measured")
@@ -84,7 +84,7 @@ def test_second_run_compiles_nothing(saver: SQLAlchemySaver) -> None:
     if saver._ops.native_upsert:
         assert sum(kind == "HOT" for kind, _ in seen) >= 4 * 3 + 2, seen
     # ...with statements compiled during the first run only.
-    assert len(saver._binding.statements._compiled) == compiled_before
+    assert len(saver._runner.statements._compiled) == compiled_before
 
 
 @pytest.mark.postgres

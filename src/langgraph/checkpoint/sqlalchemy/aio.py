@@ -21,21 +21,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
-from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore
-from langgraph.checkpoint.sqlalchemy._run import AsyncBinding
-from langgraph.checkpoint.sqlalchemy.dialects import (
-    bind_settings,
-)
+from langgraph.checkpoint.sqlalchemy._core import SaverCore
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
-from langgraph.checkpoint.sqlalchemy.runtime.engines import (
-    check_transactions,
-    keeps_a_connection,
-    make_async_engine,
-    needs_serializing,
-)
+from langgraph.checkpoint.sqlalchemy.runtime.driver import AsyncRunner
+from langgraph.checkpoint.sqlalchemy.runtime.engines import make_async_engine
+from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["AsyncSQLAlchemySaver"]
@@ -59,6 +51,12 @@ class AsyncSQLAlchemySaver(SaverCore):
         serde: the serializer for channel values and writes.
         force_portable: use the statements written for dialects without a
             native upsert (for testing that path).
+
+    Raises:
+        TypeError: ``bind`` is not an ``AsyncEngine`` or ``AsyncConnection``.
+        ValueError: ``bind`` autocommits every statement, or is an in-memory
+            SQLite engine that gives each thread a database of its own (see
+            ``runtime.policy.TransactionPolicy.for_bind``).
     """
 
     def __init__(
@@ -75,7 +73,7 @@ class AsyncSQLAlchemySaver(SaverCore):
                 "AsyncSQLAlchemySaver needs an AsyncEngine or AsyncConnection, not "
                 f"{type(bind).__name__}; for an Engine use SQLAlchemySaver"
             )
-        check_transactions(bind)
+        policy = TransactionPolicy.for_bind(bind)
         super().__init__(
             bind.dialect,
             serde=serde,
@@ -84,12 +82,7 @@ class AsyncSQLAlchemySaver(SaverCore):
             force_portable=force_portable,
         )
         self.bind = bind
-        self._binding = AsyncBinding(
-            bind,
-            asyncio.Lock() if needs_serializing(bind) else None,
-            bind_settings(bind.sync_engine, self._exec_options),
-            keep_connection=keeps_a_connection(bind),
-        )
+        self._runner = AsyncRunner(bind, policy, self._exec_options)
         self._owned_engine: AsyncEngine | None = None
         try:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -121,7 +114,7 @@ class AsyncSQLAlchemySaver(SaverCore):
     async def aclose(self) -> None:
         """Close the connection the saver keeps on a one-connection engine,
         and dispose of the engine if this saver made it (``from_url``)."""
-        await self._binding.release()
+        await self._runner.release()
         if self._owned_engine is not None:
             await self._owned_engine.dispose()
             self._owned_engine = None
@@ -141,9 +134,9 @@ class AsyncSQLAlchemySaver(SaverCore):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.bind.engine.url!r})"
 
-    async def _arun(self, job: Job[T]) -> T:
+    async def _arun(self, job: Job[T], *, contended: bool = False) -> T:
         self.loop = asyncio.get_running_loop()
-        return await self._binding.run(job)
+        return await self._runner.run(job, contended=contended)
 
     def _sync(self, coro: Awaitable[T]) -> T:
         """Run ``coro`` on the saver's loop from another thread and wait."""
@@ -170,15 +163,17 @@ class AsyncSQLAlchemySaver(SaverCore):
 
     async def setup(self) -> None:
         """Create the tables and indexes if they are missing (``await`` it).
-        Idempotent, and safe when several processes call it at once."""
-        for attempt in range(SETUP_ATTEMPTS):
-            try:
-                await self._arun(self._setup_job())
-                return
-            except DBAPIError:
-                if attempt == SETUP_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.05 * (attempt + 1))
+        Idempotent, and safe when several processes call it at once.
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule gives up (``runtime.retry``; a statement that failed
+                because another process was creating the tables at the same
+                moment is run again first).
+            TimeoutError: another process's migration held the setup lock
+                (MySQL) for more than 60 s.
+        """
+        await self._arun(self._setup_job(), contended=True)
 
     # -- async interface ---------------------------------------------------
 

@@ -1,11 +1,10 @@
 """``SQLAlchemySaver``: the sync face, one line per method of the base
-interface on top of ``SaverCore`` (what both savers share) and a ``Binding``
-(how its jobs run on an ``Engine`` or ``Connection``)."""
+interface on top of ``SaverCore`` (what both savers share) and a
+``runtime.driver.Runner`` (which runs its jobs on an ``Engine`` or
+``Connection``)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -23,22 +22,14 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
-from langgraph.checkpoint.sqlalchemy._core import SETUP_ATTEMPTS, SaverCore, iter_pages
-from langgraph.checkpoint.sqlalchemy._run import Binding
-from langgraph.checkpoint.sqlalchemy.dialects import (
-    bind_settings,
-)
+from langgraph.checkpoint.sqlalchemy._core import SaverCore, iter_pages
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
-from langgraph.checkpoint.sqlalchemy.runtime.engines import (
-    check_transactions,
-    keeps_a_connection,
-    make_engine,
-    needs_serializing,
-)
+from langgraph.checkpoint.sqlalchemy.runtime.driver import Runner
+from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
+from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import DBAPIError
 
 __all__ = ["SQLAlchemySaver"]
 
@@ -61,6 +52,12 @@ class SQLAlchemySaver(SaverCore):
             LangGraph's ``JsonPlusSerializer``. ``EncryptedSerializer`` works.
         force_portable: use the statements written for dialects without a
             native upsert, even where one exists (for testing that path).
+
+    Raises:
+        TypeError: ``bind`` is not an ``Engine`` or ``Connection``.
+        ValueError: ``bind`` autocommits every statement, or is an in-memory
+            SQLite engine that gives each thread a database of its own (see
+            ``runtime.policy.TransactionPolicy.for_bind``).
     """
 
     def __init__(
@@ -77,7 +74,7 @@ class SQLAlchemySaver(SaverCore):
                 "SQLAlchemySaver needs a sqlalchemy Engine or Connection, not "
                 f"{type(bind).__name__}; for an AsyncEngine use AsyncSQLAlchemySaver"
             )
-        check_transactions(bind)
+        policy = TransactionPolicy.for_bind(bind)
         super().__init__(
             bind.dialect,
             serde=serde,
@@ -86,14 +83,7 @@ class SQLAlchemySaver(SaverCore):
             force_portable=force_portable,
         )
         self.bind = bind
-        self._binding = Binding(
-            bind,
-            threading.RLock() if needs_serializing(bind) else None,
-            bind_settings(
-                bind if isinstance(bind, Engine) else bind.engine, self._exec_options
-            ),
-            keep_connection=keeps_a_connection(bind),
-        )
+        self._runner = Runner(bind, policy, self._exec_options)
         self._owned_engine: Engine | None = None
 
     @classmethod
@@ -127,7 +117,7 @@ class SQLAlchemySaver(SaverCore):
     def close(self) -> None:
         """Close the connection the saver keeps on a one-connection engine,
         and dispose of the engine if this saver made it (``from_url``)."""
-        self._binding.release()
+        self._runner.release()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
             self._owned_engine = None
@@ -147,22 +137,23 @@ class SQLAlchemySaver(SaverCore):
         return f"{type(self).__name__}({self.bind.engine.url!r})"
 
     def _run(self, job: Job[T]) -> T:
-        return self._binding.run(job)
+        return self._runner.run(job)
 
     # -- schema ------------------------------------------------------------
 
     def setup(self) -> None:
         """Create the tables and indexes if they are missing. Idempotent, and
-        safe when several processes call it at once."""
-        for attempt in range(SETUP_ATTEMPTS):
-            try:
-                self._run(self._setup_job())
-                return
-            except DBAPIError:
-                # Another process created a table between our check and ours.
-                if attempt == SETUP_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        safe when several processes call it at once.
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule gives up (``runtime.retry``; a statement that failed
+                because another process was creating the tables at the same
+                moment is run again first).
+            TimeoutError: another process's migration held the setup lock
+                (MySQL) for more than 60 s.
+        """
+        self._runner.run(self._setup_job(), contended=True)
 
     # -- BaseCheckpointSaver -------------------------------------------------
 

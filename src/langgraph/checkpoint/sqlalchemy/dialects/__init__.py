@@ -13,7 +13,7 @@ environment passes it, and the Alembic revision scripts (history, kept as
 written).
 
 Statement builders here return *sub-plans* (generators of steps, see
-``_run``), because the portable fallback for a missing native upsert takes
+``repository.plan``), because the portable fallback for a missing native upsert takes
 more than one statement.
 """
 
@@ -24,7 +24,6 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     autocommits_at_driver,
     batch_alter,
     binary_results,
-    bind_settings,
     database_file,
     dialect_ops,
     engine_defaults,
@@ -34,6 +33,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     lost_a_race,
     normalize_url,
     same_database,
+    single_writer,
     sync_url,
     transaction_options,
     tune_engine,
@@ -46,7 +46,6 @@ __all__ = [
     "autocommits_at_driver",
     "batch_alter",
     "binary_results",
-    "bind_settings",
     "database_file",
     "dialect_ops",
     "engine_defaults",
@@ -58,6 +57,7 @@ __all__ = [
     "normalize_url",
     "postgresql",
     "same_database",
+    "single_writer",
     "sqlite",
     "sync_url",
     "transaction_options",

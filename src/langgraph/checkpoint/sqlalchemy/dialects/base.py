@@ -20,7 +20,6 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from langgraph.checkpoint.sqlalchemy._run import BindSettings
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
 from langgraph.checkpoint.sqlalchemy.runtime.private_api import CURSOR_EXECUTE
 from sqlalchemy import (
@@ -629,7 +628,7 @@ def engine_defaults(
     # No pool_pre_ping: it costs a round trip on every checkout. A restarted
     # server instead fails the first statement on a dead connection, which
     # invalidates the pool, and the saver runs that (idempotent) call again
-    # on a fresh one (see `_run.Job.retry`).
+    # on a fresh one (see `repository.plan.Job.retry`).
     connect_args.update(given.pop("connect_args", None) or {})
     if connect_args:
         options["connect_args"] = connect_args
@@ -688,18 +687,10 @@ def transaction_options(engine: Engine) -> TransactionOptions:
     return TransactionOptions({"isolation_level": "AUTOCOMMIT"}, {})
 
 
-def bind_settings(engine: Engine, options: Mapping[str, Any] | None) -> BindSettings:
-    """How a saver runs its jobs on ``engine`` (or on a connection of it),
-    every statement with execution ``options``."""
-    autocommit, read_only = transaction_options(engine)
-    return BindSettings(
-        options,
-        autocommit,
-        read_only,
-        binary_results(engine.dialect),
-        single_writer=ops_class(engine.dialect.name).single_writer,
-        lost_a_race=lost_a_race,
-    )
+def single_writer(dialect: Dialect) -> bool:
+    """Whether ``dialect``'s database takes one writing transaction at a time
+    (see ``runtime.policy.TransactionPolicy.single_writer``)."""
+    return ops_class(dialect.name).single_writer
 
 
 def lost_a_race(error: DBAPIError) -> bool:

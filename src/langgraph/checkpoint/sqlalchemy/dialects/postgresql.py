@@ -193,7 +193,7 @@ def _begins_explicitly(url: URL) -> bool:
 
 def _psycopg_binary(cursor: Any) -> None:
     # One function for every saver, so that savers on one engine share the
-    # kept cursor (_compiled keys it by this function). The cursor may be
+    # kept cursor (runtime.compiled keys it by this function). The cursor may be
     # SQLAlchemy's async adapter of a psycopg cursor; anything else is left
     # as it is.
     import psycopg

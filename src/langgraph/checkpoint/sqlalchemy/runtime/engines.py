@@ -1,4 +1,8 @@
-"""Making engines for ``from_url``, and sizing up engines handed to the savers."""
+"""Making engines for ``from_url``, and sizing up a bind handed to a saver.
+
+What a bind is found to be here (whether it autocommits, must take turns,
+keeps its connection) is gathered, with the database's own answers, into the
+bind's :class:`~.policy.TransactionPolicy`."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 __all__ = [
     "check_transactions",
+    "engine_of",
     "keeps_a_connection",
     "make_async_engine",
     "make_engine",
@@ -35,9 +40,7 @@ def make_engine(
     url: str | URL, engine_kwargs: Mapping[str, Any] | None = None
 ) -> Engine:
     """A sync engine for ``url`` with the defaults described in ``from_url``."""
-    parsed = normalize_url(url, is_async=False)
-    require_driver(parsed.get_driver_name())
-    options = engine_defaults(parsed, engine_kwargs)
+    parsed, options = _defaults(url, engine_kwargs, is_async=False)
     engine = create_engine(parsed, **options)
     tune_engine(engine, parsed, options)
     return engine
@@ -47,12 +50,27 @@ def make_async_engine(
     url: str | URL, engine_kwargs: Mapping[str, Any] | None = None
 ) -> AsyncEngine:
     """An async engine for ``url`` with the defaults described in ``from_url``."""
-    parsed = normalize_url(url, is_async=True)
-    require_driver(parsed.get_driver_name())
-    options = engine_defaults(parsed, engine_kwargs)
+    parsed, options = _defaults(url, engine_kwargs, is_async=True)
     engine = create_async_engine(parsed, **options)
     tune_engine(engine.sync_engine, parsed, options)
     return engine
+
+
+def _defaults(
+    url: str | URL, engine_kwargs: Mapping[str, Any] | None, *, is_async: bool
+) -> tuple[URL, dict[str, Any]]:
+    """``url`` with its default driver (which must be installed), and the
+    ``create_engine`` options ``from_url`` gives it."""
+    parsed = normalize_url(url, is_async=is_async)
+    require_driver(parsed.get_driver_name())
+    return parsed, engine_defaults(parsed, engine_kwargs)
+
+
+def engine_of(bind: Engine | Connection | AsyncEngine | AsyncConnection) -> Engine:
+    """The sync ``Engine`` behind ``bind``."""
+    if isinstance(bind, (AsyncEngine, AsyncConnection)):
+        return bind.sync_engine
+    return bind.engine if isinstance(bind, Connection) else bind
 
 
 def check_transactions(
@@ -64,14 +82,12 @@ def check_transactions(
     ``delete_thread``…) would commit statement by statement, and one that
     failed halfway would leave half its work. Engines ``from_url`` makes
     autocommit too, but send BEGIN themselves (see ``dialects.tune_engine``)."""
+    engine = engine_of(bind)
+    connection: Connection | None = None
     if isinstance(bind, AsyncConnection):
-        connection: Connection | None = bind.sync_connection
-        engine = bind.sync_engine
+        connection = bind.sync_connection
     elif isinstance(bind, Connection):
-        connection, engine = bind, bind.engine
-    else:
-        connection = None
-        engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind
+        connection = bind
     if autocommits_at_driver(engine):
         return
     options = (connection or engine).get_execution_options()
@@ -116,7 +132,7 @@ def needs_serializing(
     transaction at a time, whatever the number of threads or tasks."""
     if isinstance(bind, (Connection, AsyncConnection)):
         return True
-    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind
+    engine = engine_of(bind)
     if isinstance(engine.pool, SingletonThreadPool) and is_memory_database(engine.url):
         raise ValueError(
             "this in-memory SQLite engine gives each thread its own empty database "
@@ -143,5 +159,5 @@ def keeps_a_connection(
     """
     if isinstance(bind, (Connection, AsyncConnection)):
         return False
-    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind
+    engine = engine_of(bind)
     return isinstance(engine.pool, StaticPool) and autocommits_at_driver(engine)

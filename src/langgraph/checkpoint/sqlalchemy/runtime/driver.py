@@ -1,13 +1,18 @@
-"""The two drivers of plans (see ``repository.plan``).
+"""The driver: runs plans (``repository.plan``) on connections, one job at
+a time, under the bind's :class:`~.policy.TransactionPolicy` and the one
+retry rule (:mod:`.retry`).
 
 A plan never knows whether it runs on an ``Engine`` or an ``AsyncEngine``:
 :func:`run` drives it on a ``Connection``, and :func:`arun` on an
 ``AsyncConnection`` runs that same sync driver in SQLAlchemy's greenlet
-(``run_sync``), as ``AsyncConnection.execute`` itself does. Each shell
-opens one transaction per plan around them.
+(``run_sync``), as ``AsyncConnection.execute`` itself does. A
+:class:`Runner` (sync) or :class:`AsyncRunner` opens one transaction per job
+around them and runs the job again where the retry rule says so; what both
+decide alike is in :class:`RunnerBase`, so that each keeps only its own
+``with`` or ``async with``.
 
 Statements marked ``hot`` (long-lived objects on the path of every
-superstep) skip ``Connection.execute``: see :mod:`._compiled`.
+superstep) skip ``Connection.execute``: see :mod:`.compiled`.
 """
 
 from __future__ import annotations
@@ -15,14 +20,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import (
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-)
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Generic, TypeVar, cast
 
 from langgraph.checkpoint.sqlalchemy.repository.plan import (
@@ -36,19 +36,13 @@ from langgraph.checkpoint.sqlalchemy.runtime.compiled import (
     is_single,
 )
 from langgraph.checkpoint.sqlalchemy.runtime.greenlet import run_in_greenlet
+from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
+from langgraph.checkpoint.sqlalchemy.runtime.retry import retry_delay
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = [
-    "RETRY_DELAYS",
-    "AsyncBinding",
-    "BindSettings",
-    "Binding",
-    "arun",
-    "retry_delay",
-    "run",
-]
+__all__ = ["AsyncRunner", "Runner", "RunnerBase", "arun", "run"]
 
 T = TypeVar("T")
 
@@ -104,187 +98,137 @@ async def arun(
     )
 
 
-# Seconds to wait before each new attempt of an idempotent job that lost its
-# connection: at once first (the pool has been invalidated and a restarted
-# server is usually back), then backing off while a server comes back up.
-# Bounded: about 3.5 s in all, then the error surfaces.
-RETRY_DELAYS = (0.0, 0.25, 1.0, 2.25)
-
-
-def retry_delay(
-    job: Job[Any],
-    error: DBAPIError,
-    attempt: int,
-    *,
-    reached: bool,
-    raced: bool = False,
-) -> float | None:
-    """How long to wait before attempt ``attempt + 1`` of ``job`` after
-    ``error``, or None to give up and raise it.
-
-    Only a job that may run twice is retried, and only when the connection
-    was lost (the pool invalidated it), when the database rolled its whole
-    transaction back for losing a race with another (``raced``: a deadlock
-    or a serialization failure, whose documented answer is to run it
-    again), or, once the database has been ``reached`` before, when a
-    connection could not be made (an ``OperationalError`` with no statement:
-    the server is not answering yet). A database never reached (a wrong
-    host or password) fails at once.
-    """
-    if not job.retry or attempt >= len(RETRY_DELAYS):
-        return None
-    lost = error.connection_invalidated
-    unreachable = isinstance(error, OperationalError) and error.statement is None
-    again = lost or raced or (reached and unreachable)
-    return RETRY_DELAYS[attempt] if again else None
-
-
-@dataclass(frozen=True, slots=True)
-class BindSettings:
-    """How every job on one bind runs, worked out once from its engine
-    (``dialects.bind_settings``).
-
-    Attributes:
-        options: execution options of every statement (the saver's
-            ``schema_translate_map``).
-        autocommit_options: the options of one-statement jobs, or None where
-            such a job takes a transaction like the rest.
-        read_only_options: the options of jobs that only read.
-        setup_cursor: applied to the cursor of the hot statements (see
-            ``dialects.binary_results``).
-        lost_a_race: whether an error means the database rolled the
-            transaction back for a deadlock or a serialization failure (see
-            ``dialects.lost_a_race``); such a job runs again, but only in a
-            transaction of the saver's own, never inside a caller's.
-        single_writer: the database takes one writing transaction at a time
-            (SQLite), so the saver's own writers take turns on a lock of
-            its own before they check out a connection: SQLite's busy
-            handler makes a blocked writer sleep in steps of milliseconds,
-            which a lock in the process never does. Readers go on unhindered
-            (WAL). A writer waits for the saver's previous one with no time
-            limit (that is this process's own work under way); writers in
-            other processes still meet the busy timeout.
-    """
-
-    options: Mapping[str, Any] | None
-    autocommit_options: Mapping[str, Any] | None
-    read_only_options: Mapping[str, Any]
-    setup_cursor: Callable[[Any], None] | None = None
-    single_writer: bool = False
-    lost_a_race: Callable[[DBAPIError], bool] = lambda _error: False
-
-
 E = TypeVar("E", Engine, AsyncEngine)
+C = TypeVar("C", Connection, AsyncConnection)
 L = TypeVar("L", threading.RLock, asyncio.Lock)
 
 
-class _Place(Generic[E, L]):
-    """What both bindings hold: the bind, the lock that serializes a shared
-    connection, the lock writers take turns on (``single_writer``), the
-    execution options of every statement, the hot statements compiled for
-    this bind, and the same pool with the options of one-statement and
-    read-only jobs."""
+class RunnerBase(Generic[E, C, L]):
+    """What both runners hold and decide alike: the bind, the lock that
+    serializes a shared connection (``takes_turns``), the lock writers take
+    turns on (``single_writer``), the execution options of every statement,
+    the hot statements compiled for this bind, the same pool with the
+    options of one-statement and read-only jobs, how a job's transaction is
+    opened, and when a failed attempt runs again."""
 
     def __init__(
         self,
-        bind: E | Connection | AsyncConnection,
-        engine: E | None,
-        lock: L | None,
-        writers: L | None,
-        settings: BindSettings,
+        bind: E | C,
+        engine_type: type[E],
+        policy: TransactionPolicy,
+        options: Mapping[str, Any] | None,
+        new_lock: Callable[[], L],
     ) -> None:
-        self.lock: L | None = lock
+        engine = bind if isinstance(bind, engine_type) else None
+        self.engine: E | None = engine
+        self.connection: C | None = None if engine is not None else cast(C, bind)
+        self.lock: L | None = new_lock() if policy.takes_turns else None
         # With a shared connection every job takes turns already.
-        self.writers: L | None = writers if lock is None else None
-        self.options = settings.options
+        self.writers: L | None = (
+            new_lock() if policy.single_writer and self.lock is None else None
+        )
+        self.options = options
         self.reached = False  # a connection was had once: see retry_delay
         # On a caller's connection the whole transaction is theirs: a
         # deadlock may have rolled back more than this job (MySQL does).
         self.retries_races = engine is not None
-        self.lost_a_race = settings.lost_a_race
+        self.policy = policy
         self.statements = CompiledStatements(
             bind.dialect,
-            (settings.options or {}).get("schema_translate_map"),
-            settings.setup_cursor,
+            (options or {}).get("schema_translate_map"),
+            policy.setup_cursor,
         )
         self.autocommit: E | None = None
         self.reader: E | None = None
         if engine is not None:
-            if settings.autocommit_options is not None:
-                self.autocommit = engine.execution_options(
-                    **settings.autocommit_options
-                )
-            self.reader = engine.execution_options(**settings.read_only_options)
-
-    def raced(self, error: DBAPIError) -> bool:
-        """Whether ``error`` is a lost race this bind may run again."""
-        return self.retries_races and self.lost_a_race(error)
+            if policy.autocommit_options is not None:
+                self.autocommit = engine.execution_options(**policy.autocommit_options)
+            self.reader = engine.execution_options(**policy.read_only_options)
 
     def writer_turn(self, job: Job[Any]) -> L | None:
         """The lock ``job`` must hold, checkout included, or None."""
         return None if job.read_only else self.writers
 
+    def opening(self, job: Job[Any]) -> tuple[Any, C | None]:
+        """What opens ``job``'s transaction (to enter with ``with`` or
+        ``async with``), and the caller's connection when the job runs on
+        it (what is entered is then a transaction, not a connection).
 
-class Binding(_Place[Engine, threading.RLock]):
-    """Where a sync saver's jobs run.
+        On a caller's connection already in a transaction, a savepoint, so
+        the caller's transaction decides what is committed."""
+        if job.autocommit and self.autocommit is not None:
+            return self.autocommit.connect(), None
+        if self.engine is not None:
+            reads = self.reader if job.read_only else None
+            return (reads if reads is not None else self.engine).begin(), None
+        conn = cast(C, self.connection)
+        return (conn.begin_nested() if conn.in_transaction() else conn.begin()), conn
 
-    ``keep_connection``: keep one connection open between jobs instead of
-    checking one out for each (see ``engines.keeps_a_connection``: a
-    one-connection engine whose connections autocommit at the driver). Jobs
-    must take turns (a lock, or the async twin's)."""
+    def has_reached(self) -> bool:
+        """Whether a connection to the database was had once."""
+        return self.reached
+
+    def delay_before_retry(
+        self, job: Job[Any], error: DBAPIError, attempt: int, *, contended: bool
+    ) -> float | None:
+        """:func:`.retry.retry_delay` for this bind."""
+        return retry_delay(
+            job,
+            error,
+            attempt,
+            reached=self.has_reached(),
+            lost_a_race=self.retries_races and self.policy.lost_a_race(error),
+            contended=contended,
+        )
+
+
+class Runner(RunnerBase[Engine, Connection, threading.RLock]):
+    """Runs a sync saver's jobs on an ``Engine`` or ``Connection``.
+
+    With the policy's ``keep_connection`` it keeps one connection open
+    between jobs instead of checking one out for each; jobs then take turns
+    (its lock, or the async runner's)."""
 
     def __init__(
         self,
         bind: Engine | Connection,
-        lock: threading.RLock | None,
-        settings: BindSettings,
-        *,
-        keep_connection: bool = False,
+        policy: TransactionPolicy,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        engine = bind if isinstance(bind, Engine) else None
-        writers = threading.RLock() if settings.single_writer else None
-        super().__init__(bind, engine, lock, writers, settings)
-        self.bind = bind
-        self.keep_connection = keep_connection and engine is not None
+        super().__init__(bind, Engine, policy, options, threading.RLock)
+        self.keep_connection = policy.keep_connection and self.engine is not None
         self._kept: Connection | None = None
         self._kept_options: Mapping[str, Any] | None = None
         # The execution options of one-statement, read-only and other jobs,
         # each naming every key, so that setting one unsets the others'.
-        autocommit = settings.autocommit_options or {}
-        unset = dict.fromkeys([*autocommit, *settings.read_only_options])
+        autocommit = policy.autocommit_options or {}
+        unset = dict.fromkeys([*autocommit, *policy.read_only_options])
         self._job_options = (
             {**unset, **autocommit},
-            {**unset, **settings.read_only_options},
+            {**unset, **policy.read_only_options},
             unset,
         )
 
     @contextmanager
     def transaction(self, job: Job[Any]) -> Iterator[Connection]:
         """One transaction for ``job``: committed on success, rolled back on
-        error. On a caller's ``Connection`` already in a transaction, a
-        savepoint, so the caller's transaction decides what is committed."""
+        error (see :meth:`RunnerBase.opening`)."""
         with self.lock if self.lock is not None else nullcontext():
             if self.keep_connection:
                 with self._on_kept_connection(job) as conn:
                     yield conn
-            elif job.autocommit and self.autocommit is not None:
-                with self.autocommit.connect() as conn:
-                    yield conn
-            elif isinstance(self.bind, Engine):
-                engine = self.reader if job.read_only and self.reader else self.bind
-                with engine.begin() as conn:
-                    yield conn
-            else:
-                conn = self.bind
-                with conn.begin_nested() if conn.in_transaction() else conn.begin():
-                    yield conn
+                return
+            opener, caller = self.opening(job)
+            with opener as opened:
+                yield opened if caller is None else caller
 
     @contextmanager
     def _on_kept_connection(self, job: Job[Any]) -> Iterator[Connection]:
         conn = self._kept
         if conn is None:
-            assert isinstance(self.bind, Engine)
-            conn = self._kept = self.bind.connect()
+            assert self.engine is not None
+            conn = self.engine.connect()
+            self._kept = conn
             self._kept_options = None
         # One connection serves every kind of job: it takes the options of
         # this one (only the begin listener reads them; see dialects).
@@ -327,7 +271,10 @@ class Binding(_Place[Engine, threading.RLock]):
 
     def release(self, *, invalidate: bool = False) -> None:
         """Close the connection kept open between jobs (the next job opens a
-        new one); ``invalidate`` closes it without a word to the server."""
+        new one).
+
+        Args:
+            invalidate: close it without a word to the server."""
         with self.lock if self.lock is not None else nullcontext():
             conn, self._kept = self._kept, None
         if conn is not None:
@@ -342,74 +289,72 @@ class Binding(_Place[Engine, threading.RLock]):
             self.reached = True
             return run(job.make(), conn, self.options, self.statements)
 
-    def run(self, job: Job[T]) -> T:
-        """Run ``job``; again, after :func:`retry_delay`, if it may and lost
-        its connection."""
+    def run(self, job: Job[T], *, contended: bool = False) -> T:
+        """Run ``job``, again where the retry rule says so.
+
+        Args:
+            job: what to run.
+            contended: ``job`` races the same job in other processes (see
+                :func:`.retry.retry_delay`).
+
+        Returns:
+            What its plan returns.
+
+        Raises:
+            DBAPIError: the last attempt's error, once the rule gives up.
+        """
         attempt = 0
         while True:
             try:
                 return self.attempt(job)
             except DBAPIError as exc:
-                delay = retry_delay(
-                    job, exc, attempt, reached=self.reached, raced=self.raced(exc)
-                )
+                delay = self.delay_before_retry(job, exc, attempt, contended=contended)
                 if delay is None:
                     raise
             time.sleep(delay)
             attempt += 1
 
 
-class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
-    """The async twin of :class:`Binding`."""
+class AsyncRunner(RunnerBase[AsyncEngine, AsyncConnection, asyncio.Lock]):
+    """Runs an async saver's jobs on an ``AsyncEngine`` or
+    ``AsyncConnection``: on an engine, each attempt is a sync
+    :class:`Runner`'s, in one greenlet."""
 
     def __init__(
         self,
         bind: AsyncEngine | AsyncConnection,
-        lock: asyncio.Lock | None,
-        settings: BindSettings,
-        *,
-        keep_connection: bool = False,
+        policy: TransactionPolicy,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        engine = bind if isinstance(bind, AsyncEngine) else None
-        writers = asyncio.Lock() if settings.single_writer else None
-        super().__init__(bind, engine, lock, writers, settings)
-        self.bind = bind
+        super().__init__(bind, AsyncEngine, policy, options, asyncio.Lock)
         # On an engine, a whole attempt (checkout, transaction, statements,
-        # check-in) runs as the sync Binding runs it, on the engine's
+        # check-in) runs as the sync Runner runs it, on the engine's
         # sync_engine, in one SQLAlchemy greenlet: through an AsyncConnection
         # it took one greenlet to connect, one per run_sync and one to close,
         # each a switch out to the event loop and back, which cost concurrent
-        # tasks throughput (docs/performance.md). A shared connection (the lock) keeps the path below: its turns must
-        # be taken on the loop, by an asyncio.Lock.
+        # tasks throughput (docs/performance.md). A shared connection (the
+        # lock) keeps the path below: its turns must be taken on the loop, by
+        # an asyncio.Lock.
         # A one-connection engine whose connection is kept (the lock is then
         # only for turns) goes the same way, the lock taken around it.
-        self.in_one_greenlet: Binding | None = None
-        if engine is not None and (lock is None or keep_connection):
-            # Writers take turns here, on the loop: a thread lock taken in a
+        self.in_one_greenlet: Runner | None = None
+        engine = self.engine
+        if engine is not None and (self.lock is None or policy.keep_connection):
+            # Turns are taken here, on the loop: a thread lock taken in a
             # greenlet would block the loop while its holder awaits.
-            self.in_one_greenlet = Binding(
+            self.in_one_greenlet = Runner(
                 engine.sync_engine,
-                None,
-                replace(settings, single_writer=False),
-                keep_connection=keep_connection,
+                replace(policy, takes_turns=False, single_writer=False),
+                options,
             )
 
     @asynccontextmanager
     async def transaction(self, job: Job[Any]) -> AsyncIterator[AsyncConnection]:
+        """One transaction for ``job`` (see :meth:`Runner.transaction`)."""
         async with self.lock if self.lock is not None else _NULL_ALOCK:
-            if job.autocommit and self.autocommit is not None:
-                async with self.autocommit.connect() as conn:
-                    yield conn
-            elif isinstance(self.bind, AsyncEngine):
-                engine = self.reader if job.read_only and self.reader else self.bind
-                async with engine.begin() as conn:
-                    yield conn
-            else:
-                conn = self.bind
-                async with (
-                    conn.begin_nested() if conn.in_transaction() else conn.begin()
-                ):
-                    yield conn
+            opener, caller = self.opening(job)
+            async with opener as opened:
+                yield opened if caller is None else caller
 
     async def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
@@ -428,18 +373,20 @@ class AsyncBinding(_Place[AsyncEngine, asyncio.Lock]):
             async with self.lock if self.lock is not None else _NULL_ALOCK:
                 await run_in_greenlet(self.in_one_greenlet.release)
 
-    async def run(self, job: Job[T]) -> T:
+    def has_reached(self) -> bool:
+        """Whether a connection to the database was had once, here or by
+        the sync runner in the greenlet."""
+        inner = self.in_one_greenlet
+        return self.reached or (inner is not None and inner.reached)
+
+    async def run(self, job: Job[T], *, contended: bool = False) -> T:
+        """See :meth:`Runner.run`."""
         attempt = 0
         while True:
             try:
                 return await self.attempt(job)
             except DBAPIError as exc:
-                reached = self.reached or bool(
-                    self.in_one_greenlet and self.in_one_greenlet.reached
-                )
-                delay = retry_delay(
-                    job, exc, attempt, reached=reached, raced=self.raced(exc)
-                )
+                delay = self.delay_before_retry(job, exc, attempt, contended=contended)
                 if delay is None:
                     raise
             await asyncio.sleep(delay)
