@@ -166,12 +166,8 @@ class AsyncSQLAlchemySaver(SaverCore):
         Idempotent, and safe when several processes call it at once.
 
         Raises:
-            sqlalchemy.exc.DBAPIError: the database's error, once the retry
-                rule gives up (``runtime.retry``; a statement that failed
-                because another process was creating the tables at the same
-                moment is run again first).
-            TimeoutError: another process's migration held the setup lock
-                (MySQL) for more than 60 s.
+            sqlalchemy.exc.DBAPIError: as ``SQLAlchemySaver.setup``.
+            TimeoutError: as ``SQLAlchemySaver.setup``.
         """
         await self._arun(self._setup_job(), contended=True)
 
