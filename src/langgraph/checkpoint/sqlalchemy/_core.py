@@ -26,12 +26,6 @@ from langgraph.checkpoint.base import Checkpoint as CheckpointDict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy import _plans
-from langgraph.checkpoint.sqlalchemy._codec import (
-    Codec,
-    StoredWrite,
-    checkpoint_id_at,
-    config_for,
-)
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
@@ -46,6 +40,12 @@ from langgraph.checkpoint.sqlalchemy._validate import (
 )
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    Codec,
+    StoredWrite,
+    checkpoint_id_at,
+    config_for,
+)
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, Plan
 from sqlalchemy.engine import Dialect
 

@@ -18,14 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy import migrate
-from langgraph.checkpoint.sqlalchemy._chain import Ancestor, ChainWalk
-from langgraph.checkpoint.sqlalchemy._codec import EMPTY, StoredCheckpoint, StoredWrite
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.models import (
     Checkpoint,
     CheckpointBlob,
     CheckpointWrite,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.chain import (
+    Ancestor,
+    ChainWalk,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    EMPTY,
+    StoredCheckpoint,
+    StoredWrite,
 )
 from langgraph.checkpoint.sqlalchemy.repository.plan import Call, Execute, Plan
 from sqlalchemy import (

@@ -52,11 +52,14 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
-from langgraph.checkpoint.sqlalchemy._codec import Codec, config_for
 from langgraph.checkpoint.sqlalchemy._compat import writes_sort_key
 from langgraph.checkpoint.sqlalchemy._engine import make_engine
 from langgraph.checkpoint.sqlalchemy.dialects import database_file, same_database
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    Codec,
+    config_for,
+)
 from sqlalchemy import Engine, and_, column, func, inspect, or_, select, table
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError

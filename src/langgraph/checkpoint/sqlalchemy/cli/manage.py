@@ -12,7 +12,6 @@ from datetime import datetime
 
 import click
 
-from langgraph.checkpoint.sqlalchemy._codec import checkpoint_id_at
 from langgraph.checkpoint.sqlalchemy.cli import _queries
 from langgraph.checkpoint.sqlalchemy.cli._common import (
     CliError,
@@ -25,6 +24,9 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     parse_age,
 )
 from langgraph.checkpoint.sqlalchemy.cli._queries import ThreadStats
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    checkpoint_id_at,
+)
 
 __all__ = ["copy_thread", "delete", "prune"]
 
