@@ -25,7 +25,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.base import Checkpoint as CheckpointDict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph.checkpoint.sqlalchemy import _plans
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
@@ -40,6 +39,14 @@ from langgraph.checkpoint.sqlalchemy._validate import (
 )
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository import setup
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import (
+    reads,
+    retention,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import (
+    writes as write_plans,
+)
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
     Codec,
     StoredWrite,
@@ -73,7 +80,7 @@ class Pager:
     def __init__(
         self,
         core: SaverCore,
-        query: _plans.ListQuery,
+        query: reads.ListQuery,
         limit: int | None,
     ) -> None:
         self._core = core
@@ -97,7 +104,7 @@ class Pager:
         )
         return Job(
             lambda: then(
-                _plans.list_page(ops, query, after, size),
+                reads.list_page(ops, query, after, size),
                 lambda page: [codec.checkpoint_tuple(s) for s in page],
             ),
             read_only=True,
@@ -180,7 +187,7 @@ class SaverCore(BaseCheckpointSaver[str]):
         codec, ops = self._codec, self._ops
         return Job(
             lambda: then(
-                _plans.get_tuple(ops, thread_id, ns, checkpoint_id),
+                reads.get_tuple(ops, thread_id, ns, checkpoint_id),
                 lambda stored: codec.checkpoint_tuple(stored) if stored else None,
             ),
             autocommit=ops.one_statement_reads,
@@ -220,7 +227,7 @@ class SaverCore(BaseCheckpointSaver[str]):
                     "before['configurable']['checkpoint_id'] is required (a str)"
                 )
             before_id = before_conf["checkpoint_id"]
-        query = _plans.ListQuery(
+        query = reads.ListQuery(
             thread_id=thread_id,
             checkpoint_ns=ns,
             checkpoint_id=checkpoint_id,
@@ -256,7 +263,7 @@ class SaverCore(BaseCheckpointSaver[str]):
         next_config = config_for(thread_id, ns, checkpoint["id"])
         ops = self._ops
         return Job(
-            lambda: then(_plans.put(ops, row, blobs), lambda _: next_config),
+            lambda: then(write_plans.put(ops, row, blobs), lambda _: next_config),
             autocommit=ops.one_statement_put(len(blobs)),
         )
 
@@ -280,10 +287,10 @@ class SaverCore(BaseCheckpointSaver[str]):
         rows = self._codec.write_rows(
             thread_id, ns, checkpoint_id, task_id, task_path, writes
         )
-        regular, special = _plans.split_writes(rows)
+        regular, special = write_plans.split_writes(rows)
         ops = self._ops
         return Job(
-            lambda: _plans.put_writes(ops, regular, special),
+            lambda: write_plans.put_writes(ops, regular, special),
             # Both kinds at once take two statements, hence a transaction.
             autocommit=ops.one_statement_writes(len(rows))
             and not (regular and special),
@@ -291,11 +298,11 @@ class SaverCore(BaseCheckpointSaver[str]):
 
     def _delete_thread_job(self, thread_id: str) -> Job[None]:
         ids = [parse_thread_id(thread_id)]
-        return Job(lambda: _plans.delete_thread(ids))
+        return Job(lambda: write_plans.delete_thread(ids))
 
     def _delete_for_runs_job(self, run_ids: Sequence[str]) -> Job[None] | None:
         ids = parse_thread_ids(run_ids, where="run_ids")
-        return Job(lambda: _plans.delete_for_runs(ids)) if ids else None
+        return Job(lambda: write_plans.delete_for_runs(ids)) if ids else None
 
     def _copy_thread_job(
         self, source_thread_id: str, target_thread_id: str
@@ -321,7 +328,8 @@ class SaverCore(BaseCheckpointSaver[str]):
         # Not retried: had a lost connection come after the commit, a second
         # attempt would find the target taken and misreport.
         return Job(
-            lambda: then(_plans.copy_thread(source, target), refuse_taken), retry=False
+            lambda: then(write_plans.copy_thread(source, target), refuse_taken),
+            retry=False,
         )
 
     def _prune_jobs(
@@ -339,8 +347,8 @@ class SaverCore(BaseCheckpointSaver[str]):
         if not ids:
             return []
         if strategy == "delete":
-            return [Job(lambda: _plans.delete_thread(ids))]
-        return [Job(partial(_plans.prune_keep_last, tid, count)) for tid in ids]
+            return [Job(lambda: write_plans.delete_thread(ids))]
+        return [Job(partial(retention.prune_keep_last, tid, count)) for tid in ids]
 
     def _sweep(self, older_than: datetime | timedelta, batch_size: int) -> Sweep:
         if (
@@ -358,7 +366,7 @@ class SaverCore(BaseCheckpointSaver[str]):
         channels = list(dict.fromkeys(channels))
         codec = self._codec
 
-        def decode(rows: _plans.DeltaRows | None) -> dict[str, DeltaChannelHistory]:
+        def decode(rows: reads.DeltaRows | None) -> dict[str, DeltaChannelHistory]:
             if rows is None:
                 return {ch: {"writes": []} for ch in channels}
             by_checkpoint: dict[tuple[str, str], list[StoredWrite]] = {}
@@ -381,7 +389,7 @@ class SaverCore(BaseCheckpointSaver[str]):
 
         return Job(
             lambda: then(
-                _plans.delta_history(thread_id, ns, checkpoint_id, channels), decode
+                reads.delta_history(thread_id, ns, checkpoint_id, channels), decode
             ),
             read_only=True,
         )
@@ -389,7 +397,7 @@ class SaverCore(BaseCheckpointSaver[str]):
     def _setup_job(self) -> Job[None]:
         ops, schema, version_table = self._ops, self.schema, self.version_table
         return Job(
-            lambda: _plans.setup(ops, schema, version_table),
+            lambda: setup.setup(ops, schema, version_table),
             autocommit=ops.setup_autocommits,
         )
 
@@ -447,7 +455,9 @@ class Sweep:
         if self.done:
             return None
         cutoff, after, size = self.cutoff_id, self.after, self.batch_size
-        return Job(lambda: _plans.stale_threads(cutoff, after, size), autocommit=True)
+        return Job(
+            lambda: retention.stale_threads(cutoff, after, size), autocommit=True
+        )
 
     def take(self, thread_ids: list[str]) -> list[str]:
         self.done = len(thread_ids) < self.batch_size
