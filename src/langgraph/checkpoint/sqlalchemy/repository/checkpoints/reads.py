@@ -227,7 +227,7 @@ def _get_in_one(ops: DialectOps, by_id: bool) -> Select[Any]:
         target_q = target_q.where(C.checkpoint_id == bindparam("checkpoint_id"))
     else:
         # Literal, not bound (a constant of ours): SQLite runs the statement
-        # about twice as fast with LIMIT 1 as with LIMIT ?.
+        # faster with LIMIT 1 than with LIMIT ? (see docs/performance.md).
         one, none = literal_column("1", Integer), literal_column("0", Integer)
         target_q = target_q.order_by(C.checkpoint_id.desc()).limit(one).offset(none)
     target = target_q.cte("target")
