@@ -28,10 +28,12 @@ from langgraph.checkpoint.sqlalchemy import (
     CheckpointWrite,
     SQLAlchemySaver,
 )
-from langgraph.checkpoint.sqlalchemy._codec import checkpoint_id_at
 from langgraph.checkpoint.sqlalchemy.cli import main
 from langgraph.checkpoint.sqlalchemy.cli._common import checkpoint_time
 from langgraph.checkpoint.sqlalchemy.cli.demo import build_weather_agent
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    checkpoint_id_at,
+)
 
 from conftest import BACKENDS, Backend, make_backend
 

@@ -23,8 +23,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
-from langgraph.checkpoint.sqlalchemy import _core, _plans
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import jobs, reads
 
 from conftest import Backend, needs_delta_channels, needs_writes_sort_key
 
@@ -966,8 +966,8 @@ async def test_delta_channel_across_pages(
 ) -> None:
     """With tiny pages, chain walks and ``list`` cross many page boundaries,
     on a thread with two branches."""
-    monkeypatch.setattr(_plans, "CHAIN_PAGE_SIZE", 2)
-    monkeypatch.setattr(_core, "LIST_PAGE_SIZE", 3)
+    monkeypatch.setattr(reads, "CHAIN_PAGE_SIZE", 2)
+    monkeypatch.setattr(jobs, "LIST_PAGE_SIZE", 3)
     config = _config("delta-pages")
     saver = await run.saver()
     start = {"n": 0, "items": []}

@@ -15,8 +15,10 @@ from langgraph.checkpoint.conformance.test_utils import generate_config
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langgraph.checkpoint.sqlalchemy import CheckpointBlob, SQLAlchemySaver
-from langgraph.checkpoint.sqlalchemy._codec import checkpoint_id_at
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    checkpoint_id_at,
+)
 from test_graphs import _delta_graph
 
 from conftest import Backend

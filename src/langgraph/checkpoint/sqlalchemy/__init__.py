@@ -11,7 +11,7 @@ with SQLAlchemySaver.from_url("postgresql://user:pass@host/db") as saver:
 :class:`SQLAlchemySaver` runs on an ``Engine`` or ``Connection``;
 :class:`~langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver` on an
 ``AsyncEngine`` or ``AsyncConnection``. Both share one implementation: every
-operation is a plan of statements (``_plans``) that a small driver runs.
+operation is a plan of statements (``repository``) that a small driver runs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""What the sync and async savers share: validation, encoding, and the plan of
-every operation. The shells in ``__init__`` and ``aio`` only run the plans.
+"""What the sync and async savers share: validation and encoding, in front
+of the repository's jobs (``repository.checkpoints.jobs``). The shells in
+``saver`` and ``aio`` only run the jobs.
 
 Arguments are validated and values serialized here, eagerly, before a plan
 starts, so bad input fails before any connection is taken and no transaction
@@ -9,10 +10,9 @@ waits on a serializer.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -20,18 +20,10 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     CheckpointMetadata,
     CheckpointTuple,
-    PendingWrite,
 )
 from langgraph.checkpoint.base import Checkpoint as CheckpointDict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from langgraph.checkpoint.sqlalchemy import _plans
-from langgraph.checkpoint.sqlalchemy._codec import (
-    Codec,
-    StoredWrite,
-    checkpoint_id_at,
-    config_for,
-)
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
@@ -46,77 +38,19 @@ from langgraph.checkpoint.sqlalchemy._validate import (
 )
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
-from langgraph.checkpoint.sqlalchemy.repository.plan import Job, Plan
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import jobs
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    Codec,
+    checkpoint_id_at,
+    config_for,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.reads import ListQuery
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job
 from sqlalchemy.engine import Dialect
 
-__all__ = ["PRUNE_STRATEGIES", "SETUP_ATTEMPTS", "Pager", "SaverCore", "iter_pages"]
-
-T = TypeVar("T")
-U = TypeVar("U")
+__all__ = ["PRUNE_STRATEGIES", "SaverCore"]
 
 PRUNE_STRATEGIES = ("keep_latest", "keep_last", "delete")
-LIST_PAGE_SIZE = 100
-# How often setup() tries when another process creates the tables at the same
-# moment on a database with no lock for it (SQLite).
-SETUP_ATTEMPTS = 5
-
-
-def then(plan: Plan[T], fn: Callable[[T], U]) -> Plan[U]:
-    """``plan`` followed by ``fn`` on what it returns."""
-    return fn((yield from plan))
-
-
-class Pager:
-    """Drives ``list`` page by page: each page is its own short transaction, so
-    a caller that iterates slowly holds no connection between pages."""
-
-    def __init__(
-        self,
-        core: SaverCore,
-        query: _plans.ListQuery,
-        limit: int | None,
-    ) -> None:
-        self._core = core
-        self._query = query
-        self._remaining = limit
-        self._after: tuple[str, str, str] | None = None
-        self._done = limit == 0
-
-    def next_job(self) -> Job[list[CheckpointTuple]] | None:
-        if self._done:
-            return None
-        size = LIST_PAGE_SIZE
-        if self._remaining is not None:
-            size = min(size, self._remaining)
-        self._size = size
-        codec, ops, query, after = (
-            self._core._codec,
-            self._core._ops,
-            self._query,
-            self._after,
-        )
-        return Job(
-            lambda: then(
-                _plans.list_page(ops, query, after, size),
-                lambda page: [codec.checkpoint_tuple(s) for s in page],
-            ),
-            read_only=True,
-        )
-
-    def take(self, page: list[CheckpointTuple]) -> list[CheckpointTuple]:
-        if len(page) < self._size:
-            self._done = True
-        if self._remaining is not None:
-            self._remaining -= len(page)
-            self._done = self._done or self._remaining <= 0
-        if page:
-            last = page[-1].config["configurable"]
-            self._after = (
-                last["checkpoint_id"],
-                last["thread_id"],
-                last["checkpoint_ns"],
-            )
-        return page
 
 
 class SaverCore(BaseCheckpointSaver[str]):
@@ -173,19 +107,11 @@ class SaverCore(BaseCheckpointSaver[str]):
             self._key(key.checkpoint_id, "checkpoint_id")
         return key
 
-    # -- plans -------------------------------------------------------------
+    # -- jobs --------------------------------------------------------------
 
     def _get_tuple_job(self, config: RunnableConfig) -> Job[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
-        codec, ops = self._codec, self._ops
-        return Job(
-            lambda: then(
-                _plans.get_tuple(ops, thread_id, ns, checkpoint_id),
-                lambda stored: codec.checkpoint_tuple(stored) if stored else None,
-            ),
-            autocommit=ops.one_statement_reads,
-            read_only=True,
-        )
+        return jobs.get_tuple_job(self._codec, self._ops, thread_id, ns, checkpoint_id)
 
     def _pager(
         self,
@@ -193,7 +119,7 @@ class SaverCore(BaseCheckpointSaver[str]):
         filter: Mapping[str, Any] | None,
         before: RunnableConfig | None,
         limit: int | None,
-    ) -> Pager:
+    ) -> jobs.Pager:
         thread_id = ns = checkpoint_id = None
         if config is not None:
             configurable = (
@@ -220,14 +146,14 @@ class SaverCore(BaseCheckpointSaver[str]):
                     "before['configurable']['checkpoint_id'] is required (a str)"
                 )
             before_id = before_conf["checkpoint_id"]
-        query = _plans.ListQuery(
+        query = ListQuery(
             thread_id=thread_id,
             checkpoint_ns=ns,
             checkpoint_id=checkpoint_id,
             filter=parse_filter(filter),
             before_id=before_id,
         )
-        return Pager(self, query, parse_limit(limit))
+        return jobs.Pager(self._codec, self._ops, query, parse_limit(limit))
 
     def _put_job(
         self,
@@ -254,11 +180,7 @@ class SaverCore(BaseCheckpointSaver[str]):
             new_versions,
         )
         next_config = config_for(thread_id, ns, checkpoint["id"])
-        ops = self._ops
-        return Job(
-            lambda: then(_plans.put(ops, row, blobs), lambda _: next_config),
-            autocommit=ops.one_statement_put(len(blobs)),
-        )
+        return jobs.put_job(self._ops, row, blobs, next_config)
 
     def _put_writes_job(
         self,
@@ -280,22 +202,14 @@ class SaverCore(BaseCheckpointSaver[str]):
         rows = self._codec.write_rows(
             thread_id, ns, checkpoint_id, task_id, task_path, writes
         )
-        regular, special = _plans.split_writes(rows)
-        ops = self._ops
-        return Job(
-            lambda: _plans.put_writes(ops, regular, special),
-            # Both kinds at once take two statements, hence a transaction.
-            autocommit=ops.one_statement_writes(len(rows))
-            and not (regular and special),
-        )
+        return jobs.put_writes_job(self._ops, rows)
 
     def _delete_thread_job(self, thread_id: str) -> Job[None]:
-        ids = [parse_thread_id(thread_id)]
-        return Job(lambda: _plans.delete_thread(ids))
+        return jobs.delete_threads_job([parse_thread_id(thread_id)])
 
     def _delete_for_runs_job(self, run_ids: Sequence[str]) -> Job[None] | None:
         ids = parse_thread_ids(run_ids, where="run_ids")
-        return Job(lambda: _plans.delete_for_runs(ids)) if ids else None
+        return jobs.delete_for_runs_job(ids) if ids else None
 
     def _copy_thread_job(
         self, source_thread_id: str, target_thread_id: str
@@ -311,25 +225,11 @@ class SaverCore(BaseCheckpointSaver[str]):
                 "source_thread_id and target_thread_id are the same thread"
             )
 
-        def refuse_taken(written: bool) -> None:
-            if not written:
-                raise ValueError(
-                    f"target thread {target!r} already has checkpoints; delete it "
-                    "first or copy to a new thread ID"
-                )
-
-        # Not retried: had a lost connection come after the commit, a second
-        # attempt would find the target taken and misreport.
-        return Job(
-            lambda: then(_plans.copy_thread(source, target), refuse_taken), retry=False
-        )
+        return jobs.copy_thread_job(source, target)
 
     def _prune_jobs(
         self, thread_ids: Sequence[str], strategy: str, keep: int | None
     ) -> list[Job[None]]:
-        """One job per transaction: all threads at once for ``"delete"``, one
-        thread at a time otherwise (a failure leaves the threads before it
-        pruned, and retrying is safe)."""
         if strategy not in PRUNE_STRATEGIES:
             raise ValueError(
                 f"unknown prune strategy {strategy!r}; use one of {PRUNE_STRATEGIES}"
@@ -338,60 +238,28 @@ class SaverCore(BaseCheckpointSaver[str]):
         ids = parse_thread_ids(thread_ids)
         if not ids:
             return []
-        if strategy == "delete":
-            return [Job(lambda: _plans.delete_thread(ids))]
-        return [Job(partial(_plans.prune_keep_last, tid, count)) for tid in ids]
+        return jobs.prune_jobs(ids, None if strategy == "delete" else count)
 
-    def _sweep(self, older_than: datetime | timedelta, batch_size: int) -> Sweep:
+    def _sweep(self, older_than: datetime | timedelta, batch_size: int) -> jobs.Sweep:
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, int)
             or batch_size < 1
         ):
             raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
-        return Sweep(checkpoint_id_at(_moment(older_than)), batch_size)
+        return jobs.Sweep(checkpoint_id_at(_moment(older_than)), batch_size)
 
     def _delta_history_job(
         self, config: RunnableConfig, channels: Sequence[str]
     ) -> Job[dict[str, DeltaChannelHistory]]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
         channels = list(dict.fromkeys(channels))
-        codec = self._codec
-
-        def decode(rows: _plans.DeltaRows | None) -> dict[str, DeltaChannelHistory]:
-            if rows is None:
-                return {ch: {"writes": []} for ch in channels}
-            by_checkpoint: dict[tuple[str, str], list[StoredWrite]] = {}
-            for w in rows.writes:
-                by_checkpoint.setdefault((w.checkpoint_id, w.channel), []).append(w)
-            result: dict[str, DeltaChannelHistory] = {}
-            for ch in channels:
-                collected: list[PendingWrite] = []
-                # The chain runs newest first; history is replayed oldest first.
-                for cid in reversed(rows.walk.chains.get(ch, [])):
-                    collected += codec.pending_writes(by_checkpoint.get((cid, ch), []))
-                entry: DeltaChannelHistory = {"writes": collected}
-                if ch in rows.seeds:
-                    type_, blob = rows.seeds[ch]
-                    entry["seed"] = codec.load(type_, blob)
-                elif ch in rows.walk.seed_inline:
-                    entry["seed"] = rows.walk.seed_inline[ch]
-                result[ch] = entry
-            return result
-
-        return Job(
-            lambda: then(
-                _plans.delta_history(thread_id, ns, checkpoint_id, channels), decode
-            ),
-            read_only=True,
+        return jobs.delta_history_job(
+            self._codec, thread_id, ns, checkpoint_id, channels
         )
 
     def _setup_job(self) -> Job[None]:
-        ops, schema, version_table = self._ops, self.schema, self.version_table
-        return Job(
-            lambda: _plans.setup(ops, schema, version_table),
-            autocommit=ops.setup_autocommits,
-        )
+        return jobs.setup_job(self._ops, self.schema, self.version_table)
 
     # -- versions ----------------------------------------------------------
 
@@ -429,37 +297,3 @@ def _moment(older_than: datetime | timedelta) -> datetime:
     raise TypeError(
         f"older_than must be a datetime or a timedelta, not {type(older_than).__name__}"
     )
-
-
-class Sweep:
-    """Finds stale threads a batch at a time, in thread ID order: each batch
-    and each thread's pruning is its own transaction, so a sweep that stops
-    halfway has done what it did, and running it again finishes the job."""
-
-    def __init__(self, cutoff_id: str, batch_size: int) -> None:
-        self.cutoff_id = cutoff_id
-        self.batch_size = batch_size
-        self.after: str | None = None
-        self.done = False
-        self.threads = 0
-
-    def next_job(self) -> Job[list[str]] | None:
-        if self.done:
-            return None
-        cutoff, after, size = self.cutoff_id, self.after, self.batch_size
-        return Job(lambda: _plans.stale_threads(cutoff, after, size), autocommit=True)
-
-    def take(self, thread_ids: list[str]) -> list[str]:
-        self.done = len(thread_ids) < self.batch_size
-        if thread_ids:
-            self.after = thread_ids[-1]
-        self.threads += len(thread_ids)
-        return thread_ids
-
-
-def iter_pages(
-    pager: Pager, run: Callable[[Job[list[CheckpointTuple]]], list[CheckpointTuple]]
-) -> Iterator[CheckpointTuple]:
-    """Run ``pager``'s jobs one by one with ``run`` and yield every tuple."""
-    while (job := pager.next_job()) is not None:
-        yield from pager.take(run(job))

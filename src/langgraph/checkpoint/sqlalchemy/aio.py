@@ -188,7 +188,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         """See ``SQLAlchemySaver.list``."""
         pager = self._pager(config, filter, before, limit)
         while (job := pager.next_job()) is not None:
-            for item in pager.take(await self._arun(job)):
+            for item in pager.advance(await self._arun(job)):
                 yield item
 
     async def aput(
@@ -250,7 +250,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         self._prune_jobs([], strategy, keep)  # check the arguments up front
         while (job := sweep.next_job()) is not None:
             for prune in self._prune_jobs(
-                sweep.take(await self._arun(job)), strategy, keep
+                sweep.advance(await self._arun(job)), strategy, keep
             ):
                 await self._arun(prune)
         return sweep.threads

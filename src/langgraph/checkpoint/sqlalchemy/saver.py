@@ -22,8 +22,9 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
-from langgraph.checkpoint.sqlalchemy._core import SaverCore, iter_pages
+from langgraph.checkpoint.sqlalchemy._core import SaverCore
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.jobs import iter_pages
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
 from langgraph.checkpoint.sqlalchemy.runtime.driver import Runner
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
@@ -252,7 +253,9 @@ class SQLAlchemySaver(SaverCore):
         sweep = self._sweep(older_than, batch_size)
         self._prune_jobs([], strategy, keep)  # check the arguments up front
         while (job := sweep.next_job()) is not None:
-            for prune in self._prune_jobs(sweep.take(self._run(job)), strategy, keep):
+            for prune in self._prune_jobs(
+                sweep.advance(self._run(job)), strategy, keep
+            ):
                 self._run(prune)
         return sweep.threads
 

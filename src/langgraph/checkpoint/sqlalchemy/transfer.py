@@ -52,12 +52,22 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
-from langgraph.checkpoint.sqlalchemy._codec import Codec, config_for
 from langgraph.checkpoint.sqlalchemy._compat import writes_sort_key
 from langgraph.checkpoint.sqlalchemy.dialects import database_file, same_database
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import (
+    inspection,
+    official_sqlite,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    Codec,
+    config_for,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import CHECKPOINTS
+from langgraph.checkpoint.sqlalchemy.repository.plan import Plan, T
+from langgraph.checkpoint.sqlalchemy.runtime.driver import run
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
-from sqlalchemy import Engine, and_, column, func, inspect, or_, select, table
+from sqlalchemy import Engine, and_, inspect, or_, select
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql.expression import TableClause
@@ -322,8 +332,12 @@ def detect_layout(engine: Engine, *, schema: str | None = None) -> Layout:
     )
 
 
-def _table(name: str, columns: Iterable[str], schema: str | None) -> TableClause:
-    return table(name, *(column(c) for c in columns), schema=schema)
+def _read(engine: Engine, plan: Plan[T], schema: str | None) -> T:
+    """Run a repository plan on a connection of its own, on the tables in
+    ``schema`` (named unqualified in the plan, as the saver names them)."""
+    options = {"schema_translate_map": {None: schema}} if schema else None
+    with engine.connect() as conn:
+        return run(plan, conn, options)
 
 
 @dataclass(slots=True)
@@ -367,36 +381,29 @@ class _Reader:
         self.engine = engine
         self.schema = schema
         self.serde = serde
-        self._checkpoints = _table(
-            "checkpoints", ("thread_id", "checkpoint_ns", "checkpoint_id"), schema
-        )
+        # The checkpoint keys are read alike in every layout; ours by default.
+        self._checkpoints: TableClause = CHECKPOINTS
+
+    def _read(self, plan: Plan[T]) -> T:
+        return _read(self.engine, plan, self.schema)
 
     def count_threads(self) -> int:
-        c = self._checkpoints.c
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(select(func.count(c.thread_id.distinct()))).scalar_one()
-            )
+        return self._read(inspection.thread_count(self._checkpoints))
 
     def thread_ids(self, batch_size: int) -> Iterator[str]:
         """Every thread, in ID order, read ``batch_size`` at a time."""
-        c = self._checkpoints.c
         after: str | None = None
         while True:
-            query = (
-                select(c.thread_id).distinct().order_by(c.thread_id).limit(batch_size)
+            page = self._read(
+                inspection.thread_ids_page(after, batch_size, self._checkpoints)
             )
-            if after is not None:
-                query = query.where(c.thread_id > after)
-            with self.engine.connect() as conn:
-                page = [str(r) for r in conn.execute(query).scalars()]
             yield from page
             if len(page) < batch_size:
                 return
             after = page[-1]
 
     def keys(self, thread_id: str) -> set[tuple[str, str]]:
-        return _keys(self.engine, self._checkpoints, thread_id)
+        return self._read(inspection.checkpoint_keys(thread_id, self._checkpoints))
 
     def records(
         self, thread_id: str, skip: set[tuple[str, str]], batch_size: int
@@ -409,15 +416,6 @@ class _Reader:
         for batch in self.records(thread_id, set(), batch_size):
             for record in batch:
                 yield record.saved
-
-
-def _keys(
-    engine: Engine, checkpoints: TableClause, thread_id: str
-) -> set[tuple[str, str]]:
-    c = checkpoints.c
-    query = select(c.checkpoint_ns, c.checkpoint_id).where(c.thread_id == thread_id)
-    with engine.connect() as conn:
-        return {(str(ns or ""), str(cid)) for ns, cid in conn.execute(query)}
 
 
 class _SaverReader(_Reader):
@@ -434,21 +432,6 @@ class _SaverReader(_Reader):
         super().__init__(engine, schema, serde)
         self.layout = layout
         self.saver = SQLAlchemySaver(engine, schema=schema, serde=serde)
-        self._writes = _table(
-            "checkpoint_writes",
-            (
-                "thread_id",
-                "checkpoint_ns",
-                "checkpoint_id",
-                "task_id",
-                "task_path",
-                "idx",
-                "channel",
-                "type",
-                "blob",
-            ),
-            schema,
-        )
 
     def tuples(self, thread_id: str, batch_size: int) -> Iterator[CheckpointTuple]:
         return self.saver.list({"configurable": {"thread_id": thread_id}})
@@ -471,21 +454,9 @@ class _SaverReader(_Reader):
     def _with_writes(
         self, thread_id: str, batch: list[CheckpointTuple]
     ) -> list[_Record]:
-        c = self._writes.c
         ids = sorted({t.config["configurable"]["checkpoint_id"] for t in batch})
-        query = select(
-            c.checkpoint_ns,
-            c.checkpoint_id,
-            c.task_id,
-            c.task_path,
-            c.idx,
-            c.channel,
-            c.type,
-            c.blob,
-        ).where(c.thread_id == thread_id, c.checkpoint_id.in_(ids))
         found: dict[tuple[str, str], list[_Write]] = {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+        rows = self._read(inspection.writes_of(thread_id, ids))
         for ns, cid, task_id, task_path, idx, channel, type_, blob in rows:
             value = self.serde.loads_typed((type_ or "", bytes(blob or b"")))
             found.setdefault((ns or "", cid), []).append(
@@ -520,32 +491,15 @@ class _SqliteReader(_Reader):
             c["name"] for c in inspect(engine).get_columns("writes", schema=schema)
         }
         self._has_task_path = "task_path" in columns
-        self._rows = _table(
-            "checkpoints",
-            (
-                "thread_id",
-                "checkpoint_ns",
-                "checkpoint_id",
-                "parent_checkpoint_id",
-                "type",
-                "checkpoint",
-                "metadata",
-            ),
-            schema,
+        # Qualified by ``schema`` itself: these are not our tables, which are
+        # what a schema_translate_map would rename.
+        self._checkpoints = self._rows = official_sqlite.checkpoints_table(schema)
+        self._writes = official_sqlite.writes_table(
+            schema, with_task_path=self._has_task_path
         )
-        write_columns = [
-            "thread_id",
-            "checkpoint_ns",
-            "checkpoint_id",
-            "task_id",
-            "idx",
-            "channel",
-            "type",
-            "value",
-        ]
-        if self._has_task_path:
-            write_columns.append("task_path")
-        self._writes = _table("writes", write_columns, schema)
+
+    def _read(self, plan: Plan[T]) -> T:
+        return _read(self.engine, plan, None)
 
     def records(
         self, thread_id: str, skip: set[tuple[str, str]], batch_size: int
@@ -941,9 +895,6 @@ def _run_copy(
         target_ready = True
     else:
         target_ready = inspect(saver.bind).has_table("checkpoints", schema=saver.schema)
-    target_checkpoints = _table(
-        "checkpoints", ("thread_id", "checkpoint_ns", "checkpoint_id"), saver.schema
-    )
     copied_total = 0
     for done, thread_id in enumerate(_selected(reader, thread_ids, batch_size), 1):
         source_keys = reader.keys(thread_id)
@@ -953,7 +904,11 @@ def _run_copy(
             thread.status = "not-found"
         else:
             target_keys = (
-                _keys(saver.bind, target_checkpoints, thread_id)  # type: ignore[arg-type]
+                _read(
+                    saver.bind,  # type: ignore[arg-type]
+                    inspection.checkpoint_keys(thread_id),
+                    saver.schema,
+                )
                 if target_ready
                 else set()
             )

@@ -36,6 +36,9 @@ from rich.table import Table
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.dialects import database_file, has_schemas
 from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR, sync_url
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    checkpoint_time,
+)
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import (
@@ -337,30 +340,6 @@ def _cell(value: Any) -> str:
 
 
 # -- values ----------------------------------------------------------------
-
-_UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
-
-
-def checkpoint_time(checkpoint_id: str | None) -> datetime | None:
-    """When a checkpoint was made, read from its time-ordered ID (LangGraph's
-    UUIDv6; UUIDv1 works too); ``None`` for an ID that carries no time."""
-    if not checkpoint_id:
-        return None
-    try:
-        value = uuid.UUID(checkpoint_id)
-    except ValueError:
-        return None
-    # The version nibble, read whatever the variant bits say.
-    version = (value.int >> 76) & 0xF
-    if version == 6:
-        ticks = ((value.int >> 80) & 0xFFFF_FFFF_FFFF) << 12 | (
-            (value.int >> 64) & 0x0FFF
-        )
-    elif version == 1:
-        ticks = value.time
-    else:
-        return None
-    return _UUID_EPOCH + timedelta(microseconds=ticks // 10)
 
 
 def format_time(moment: datetime | None, *, now: datetime | None = None) -> str:

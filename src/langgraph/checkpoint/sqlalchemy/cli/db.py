@@ -24,6 +24,7 @@ from langgraph.checkpoint.sqlalchemy.migrate import (
     VERSION_TABLE,
     alembic_config,
     current_heads,
+    script_heads,
 )
 from sqlalchemy import Connection
 from sqlalchemy.schema import CreateSchema
@@ -36,10 +37,6 @@ _HEADS = ("head", "heads")
 @click.group()
 def db() -> None:
     """Manage the checkpoint tables' schema (Alembic migrations)."""
-
-
-def _script_heads() -> list[str]:
-    return list(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def _heads(conn: Connection, database: Database) -> list[str]:
@@ -128,7 +125,7 @@ def current(db: Database, out: Output) -> None:
     """Show the revision the database is at, and whether that is the latest."""
     with db.saver(require_tables=False) as saver, db.connect(saver) as conn:
         heads = _heads(conn, db)
-    latest = sorted(_script_heads())
+    latest = sorted(script_heads())
     data = {
         "url": db.masked,
         "schema": db.schema,

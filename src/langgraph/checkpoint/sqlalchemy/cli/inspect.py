@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
-from langgraph.checkpoint.sqlalchemy.cli import _queries
 from langgraph.checkpoint.sqlalchemy.cli._common import (
     CliError,
     Database,
@@ -25,6 +24,8 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     short,
     to_jsonable,
 )
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import inspection
+from langgraph.checkpoint.sqlalchemy.runtime.driver import run
 from sqlalchemy import Connection
 
 __all__ = ["diff", "history", "resolve_checkpoint", "show"]
@@ -46,7 +47,7 @@ def resolve_checkpoint(
 ) -> str | None:
     """Check that the thread has the namespace, and find the checkpoint whose ID
     is (or, uniquely, starts with) ``checkpoint``; ``None`` means the latest."""
-    namespaces = _queries.namespaces(conn, thread_id)
+    namespaces = run(inspection.namespaces(thread_id), conn)
     if not namespaces:
         raise CliError(f"no thread {thread_id!r} in {db.where}")
     if ns not in namespaces:
@@ -57,7 +58,7 @@ def resolve_checkpoint(
         )
     if checkpoint is None:
         return None
-    found = _queries.checkpoints_like(conn, thread_id, ns, checkpoint)
+    found = run(inspection.checkpoints_like(thread_id, ns, checkpoint), conn)
     if checkpoint in found:
         return checkpoint
     if not found:
@@ -92,7 +93,7 @@ def history(
     parent and time."""
     with db.saver() as saver, db.connect(saver) as conn:
         resolve_checkpoint(conn, db, thread_id, checkpoint_ns, None)
-        rows = _queries.history(conn, thread_id, checkpoint_ns, limit)
+        rows = run(inspection.history(thread_id, checkpoint_ns, limit), conn)
     entries = [
         {
             "checkpoint_id": r.checkpoint_id,

@@ -12,8 +12,6 @@ from datetime import datetime
 
 import click
 
-from langgraph.checkpoint.sqlalchemy._codec import checkpoint_id_at
-from langgraph.checkpoint.sqlalchemy.cli import _queries
 from langgraph.checkpoint.sqlalchemy.cli._common import (
     CliError,
     Database,
@@ -24,7 +22,14 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     format_time,
     parse_age,
 )
-from langgraph.checkpoint.sqlalchemy.cli._queries import ThreadStats
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import inspection
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
+    checkpoint_id_at,
+)
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.inspection import (
+    ThreadStats,
+)
+from langgraph.checkpoint.sqlalchemy.runtime.driver import run
 
 __all__ = ["copy_thread", "delete", "prune"]
 
@@ -109,7 +114,7 @@ def prune(
 
     with db.saver() as saver:
         with db.connect(saver) as conn:
-            stats = _queries.thread_stats(conn, list(thread_ids) or None)
+            stats = run(inspection.thread_stats(list(thread_ids) or None), conn)
             _known(stats, thread_ids, db)
             chosen = sorted(
                 (
@@ -119,7 +124,9 @@ def prune(
                 ),
                 key=lambda s: s.thread_id,
             )
-            per_ns = _queries.namespace_counts(conn, [s.thread_id for s in chosen])
+            per_ns = run(
+                inspection.namespace_counts([s.thread_id for s in chosen]), conn
+            )
         keep = keep_last or 1
         plan = [
             PruneRow(
@@ -153,7 +160,7 @@ def prune(
                 saver.prune(batch, strategy=strategy, keep=keep_last)
                 advance(len(batch))
         with db.connect(saver) as conn:
-            after = _queries.thread_stats(conn, ids)
+            after = run(inspection.thread_stats(ids), conn)
         left = sum(s.checkpoints for s in after.values())
         _finish(out, db, False, plan, what, total - left)
 
@@ -213,7 +220,7 @@ def delete(
     ids = list(dict.fromkeys(thread_ids))
     with db.saver() as saver:
         with db.connect(saver) as conn:
-            stats = _queries.thread_stats(conn, ids)
+            stats = run(inspection.thread_stats(ids), conn)
         _known(stats, ids, db)
         rows = [stats[t] for t in ids]
         summary = [
@@ -261,7 +268,7 @@ def copy_thread(
         raise CliError("SRC and DST are the same thread")
     with db.saver() as saver:
         with db.connect(saver) as conn:
-            stats = _queries.thread_stats(conn, [source, target])
+            stats = run(inspection.thread_stats([source, target]), conn)
         _known(stats, [source], db)
         if target in stats:
             raise CliError(

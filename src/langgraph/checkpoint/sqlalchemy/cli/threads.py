@@ -17,7 +17,11 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     format_bytes,
     format_time,
 )
-from langgraph.checkpoint.sqlalchemy.cli._queries import ThreadStats, thread_stats
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import inspection
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.inspection import (
+    ThreadStats,
+)
+from langgraph.checkpoint.sqlalchemy.runtime.driver import run
 
 __all__ = ["parse_filters", "threads"]
 
@@ -88,7 +92,7 @@ def threads(
         out.status("Reading threads…"),
         db.connect(saver) as conn,
     ):
-        stats = list(thread_stats(conn).values())
+        stats = list(run(inspection.thread_stats(), conn).values())
     if wanted:
         stats = [s for s in stats if _matches(s.metadata, wanted)]
     key, reverse = SORTS[sort]

@@ -49,6 +49,7 @@ __all__ = [
     "current_heads",
     "include_object",
     "ini_path",
+    "script_heads",
     "sync_url",
     "upgrade",
     "version_location",
@@ -116,7 +117,8 @@ def alembic_config(
 
 
 @functools.cache
-def _script_heads() -> frozenset[str]:
+def script_heads() -> frozenset[str]:
+    """The head revisions of the packaged migration scripts (read once)."""
     from alembic.script import ScriptDirectory
 
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
@@ -150,7 +152,7 @@ def upgrade(
     concurrent callers, the lock around it: see ``DialectOps.setup_lock``).
     """
     if current_heads(connection, schema=schema, version_table=version_table) >= (
-        _script_heads()
+        script_heads()
     ):
         return False
     from alembic import command

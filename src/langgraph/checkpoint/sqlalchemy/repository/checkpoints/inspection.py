@@ -1,7 +1,10 @@
-"""Read-only summaries of the checkpoint tables, for the operator commands.
-
-These read the tables directly (the saver has no API for counts and sizes);
+"""Read-only plans over the checkpoint tables for the operators' tools (the
+CLI, ``transfer``): counts and sizes per thread, a namespace's chain, the keys
+and writes of a thread as stored. The saver's API has no such reads;
 everything that decodes or changes state goes through the saver.
+
+Plans, like the rest of the repository: the tools run them on their
+connection (``runtime.driver.run``), with the saver's ``schema_translate_map``.
 """
 
 from __future__ import annotations
@@ -10,23 +13,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langgraph.checkpoint.sqlalchemy.models import (
-    Checkpoint,
-    CheckpointBlob,
-    CheckpointWrite,
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import (
+    BLOBS,
+    CHECKPOINTS,
+    WRITES,
+    C,
+    W,
+    chunks,
 )
-from sqlalchemy import Connection, func, select
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Plan
+from sqlalchemy import func, select
+from sqlalchemy.sql.expression import TableClause
 
 __all__ = [
     "HistoryRow",
     "ThreadStats",
+    "checkpoint_keys",
     "checkpoints_like",
     "history",
     "namespace_counts",
+    "namespaces",
+    "thread_count",
+    "thread_ids_page",
     "thread_stats",
+    "writes_of",
 ]
-
-C, B, W = Checkpoint, CheckpointBlob, CheckpointWrite
 
 
 @dataclass
@@ -50,8 +61,8 @@ class ThreadStats:
 
 
 def thread_stats(
-    conn: Connection, thread_ids: Sequence[str] | None = None
-) -> dict[str, ThreadStats]:
+    thread_ids: Sequence[str] | None = None,
+) -> Plan[dict[str, ThreadStats]]:
     """Per thread (all of them, or ``thread_ids``): counts, bytes, the latest
     checkpoint ID and the latest root-namespace checkpoint's metadata."""
     stats: dict[str, ThreadStats] = {}
@@ -59,7 +70,7 @@ def thread_stats(
     def only(stmt: Any, column: Any) -> Any:
         return stmt if thread_ids is None else stmt.where(column.in_(thread_ids))
 
-    rows = conn.execute(
+    rows = yield Execute(
         only(
             select(
                 C.thread_id,
@@ -72,15 +83,15 @@ def thread_stats(
     )
     for thread_id, count, namespaces, last in rows:
         stats[thread_id] = ThreadStats(thread_id, count, namespaces, 0, 0, 0, last)
-    for table, attr in ((B, "blobs"), (W, "writes")):
-        rows = conn.execute(
+    for table, attr in ((BLOBS, "blobs"), (WRITES, "writes")):
+        rows = yield Execute(
             only(
                 select(
-                    table.thread_id,
+                    table.c.thread_id,
                     func.count(),
-                    func.coalesce(func.sum(func.length(table.blob)), 0),
-                ).group_by(table.thread_id),
-                table.thread_id,
+                    func.coalesce(func.sum(func.length(table.c.blob)), 0),
+                ).group_by(table.c.thread_id),
+                table.c.thread_id,
             )
         )
         for thread_id, count, size in rows:
@@ -93,8 +104,8 @@ def thread_stats(
         .group_by(C.thread_id)
     )
     latest = only(latest, C.thread_id).subquery()
-    rows = conn.execute(
-        select(C.thread_id, C.metadata_).join(
+    rows = yield Execute(
+        select(C.thread_id, C.metadata).join(
             latest,
             (C.thread_id == latest.c.thread_id)
             & (C.checkpoint_ns == "")
@@ -108,16 +119,14 @@ def thread_stats(
     return {tid: s for tid, s in stats.items() if s.checkpoints}
 
 
-def namespace_counts(
-    conn: Connection, thread_ids: Iterable[str]
-) -> dict[str, dict[str, int]]:
+def namespace_counts(thread_ids: Iterable[str]) -> Plan[dict[str, dict[str, int]]]:
     """Per thread, the number of checkpoints in each namespace."""
     ids = list(thread_ids)
     counts: dict[str, dict[str, int]] = {tid: {} for tid in ids}
-    for start in range(0, len(ids), 500):
-        rows = conn.execute(
+    for chunk in chunks(ids):
+        rows = yield Execute(
             select(C.thread_id, C.checkpoint_ns, func.count())
-            .where(C.thread_id.in_(ids[start : start + 500]))
+            .where(C.thread_id.in_(chunk))
             .group_by(C.thread_id, C.checkpoint_ns)
         )
         for thread_id, ns, count in rows:
@@ -136,16 +145,17 @@ class HistoryRow:
 
 
 def history(
-    conn: Connection, thread_id: str, checkpoint_ns: str, limit: int | None
-) -> list[HistoryRow]:
+    thread_id: str, checkpoint_ns: str, limit: int | None
+) -> Plan[list[HistoryRow]]:
     """A namespace's checkpoints, newest first."""
     stmt = (
-        select(C.checkpoint_id, C.parent_checkpoint_id, C.checkpoint, C.metadata_)
+        select(C.checkpoint_id, C.parent_checkpoint_id, C.checkpoint, C.metadata)
         .where(C.thread_id == thread_id, C.checkpoint_ns == checkpoint_ns)
         .order_by(C.checkpoint_id.desc())
     )
     if limit is not None:
         stmt = stmt.limit(limit)
+    result = yield Execute(stmt)
     return [
         HistoryRow(
             cid,
@@ -153,13 +163,13 @@ def history(
             document.get("ts") if isinstance(document, dict) else None,
             metadata if isinstance(metadata, dict) else {},
         )
-        for cid, parent, document, metadata in conn.execute(stmt)
+        for cid, parent, document, metadata in result
     ]
 
 
 def checkpoints_like(
-    conn: Connection, thread_id: str, checkpoint_ns: str, prefix: str
-) -> list[str]:
+    thread_id: str, checkpoint_ns: str, prefix: str
+) -> Plan[list[str]]:
     """The IDs in a namespace that start with ``prefix`` (at most two)."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (
@@ -172,10 +182,11 @@ def checkpoints_like(
         .order_by(C.checkpoint_id)
         .limit(2)
     )
-    return [row[0] for row in conn.execute(stmt)]
+    result = yield Execute(stmt)
+    return [row[0] for row in result]
 
 
-def namespaces(conn: Connection, thread_id: str) -> list[str]:
+def namespaces(thread_id: str) -> Plan[list[str]]:
     """The namespaces a thread has checkpoints in."""
     stmt = (
         select(C.checkpoint_ns)
@@ -183,4 +194,55 @@ def namespaces(conn: Connection, thread_id: str) -> list[str]:
         .group_by(C.checkpoint_ns)
         .order_by(C.checkpoint_ns)
     )
-    return [row[0] for row in conn.execute(stmt)]
+    result = yield Execute(stmt)
+    return [row[0] for row in result]
+
+
+def thread_count(checkpoints: TableClause = CHECKPOINTS) -> Plan[int]:
+    """How many threads have checkpoints (in ``checkpoints``: ours by default,
+    or another layout's table with the same key columns)."""
+    c = checkpoints.c
+    result = yield Execute(select(func.count(c.thread_id.distinct())))
+    return int(result.scalar_one())
+
+
+def thread_ids_page(
+    after: str | None, limit: int, checkpoints: TableClause = CHECKPOINTS
+) -> Plan[list[str]]:
+    """Up to ``limit`` thread IDs in ID order, after ``after``."""
+    c = checkpoints.c
+    query = select(c.thread_id).distinct().order_by(c.thread_id).limit(limit)
+    if after is not None:
+        query = query.where(c.thread_id > after)
+    result = yield Execute(query)
+    return [str(r) for r in result.scalars()]
+
+
+def checkpoint_keys(
+    thread_id: str, checkpoints: TableClause = CHECKPOINTS
+) -> Plan[set[tuple[str, str]]]:
+    """The (namespace, checkpoint ID) of every checkpoint of a thread."""
+    c = checkpoints.c
+    result = yield Execute(
+        select(c.checkpoint_ns, c.checkpoint_id).where(c.thread_id == thread_id)
+    )
+    return {(str(ns or ""), str(cid)) for ns, cid in result}
+
+
+def writes_of(thread_id: str, checkpoint_ids: Sequence[str]) -> Plan[list[Any]]:
+    """The pending writes of some checkpoints of a thread, as stored (task
+    paths and indexes included): rows of namespace, checkpoint ID, task ID,
+    task path, index, channel, type and blob."""
+    result = yield Execute(
+        select(
+            W.checkpoint_ns,
+            W.checkpoint_id,
+            W.task_id,
+            W.task_path,
+            W.idx,
+            W.channel,
+            W.type,
+            W.blob,
+        ).where(W.thread_id == thread_id, W.checkpoint_id.in_(checkpoint_ids))
+    )
+    return list(result.all())

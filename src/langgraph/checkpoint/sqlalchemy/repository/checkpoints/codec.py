@@ -15,7 +15,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -32,7 +32,14 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlalchemy._compat import DeltaSnapshot, writes_sort_key
 from langgraph.checkpoint.sqlalchemy._validate import clean_json
 
-__all__ = ["Codec", "StoredCheckpoint", "StoredWrite"]
+__all__ = [
+    "Codec",
+    "StoredCheckpoint",
+    "StoredWrite",
+    "checkpoint_id_at",
+    "checkpoint_time",
+    "config_for",
+]
 
 EMPTY = "empty"
 
@@ -213,6 +220,10 @@ class Codec:
         )
 
 
+# UUIDv1/v6 count 100 ns ticks from the Gregorian reform.
+_UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
+
+
 def checkpoint_id_at(moment: datetime) -> str:
     """The smallest checkpoint ID LangGraph could have made at ``moment``.
 
@@ -226,7 +237,26 @@ def checkpoint_id_at(moment: datetime) -> str:
     return str(uuid.UUID(int=value | (6 << 76)))
 
 
-_UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
+def checkpoint_time(checkpoint_id: str | None) -> datetime | None:
+    """When a checkpoint was made, read from its time-ordered ID (LangGraph's
+    UUIDv6; UUIDv1 works too); ``None`` for an ID that carries no time."""
+    if not checkpoint_id:
+        return None
+    try:
+        value = uuid.UUID(checkpoint_id)
+    except ValueError:
+        return None
+    # The version nibble, read whatever the variant bits say.
+    version = (value.int >> 76) & 0xF
+    if version == 6:
+        ticks = ((value.int >> 80) & 0xFFFF_FFFF_FFFF) << 12 | (
+            (value.int >> 64) & 0x0FFF
+        )
+    elif version == 1:
+        ticks = value.time
+    else:
+        return None
+    return _UUID_EPOCH + timedelta(microseconds=ticks // 10)
 
 
 def config_for(
