@@ -15,7 +15,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite: every backend, sync and async (starts its own databases)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,test-official]")
     session.run("pytest", *session.posargs)
 
 
@@ -30,7 +30,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/."""
-    session.install("-e", ".[test,lint]")
+    session.install("-e", ".[test,test-official,lint]")
     session.run("mypy")
 
 

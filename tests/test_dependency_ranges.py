@@ -1,7 +1,7 @@
 """The dependency ranges we declare, and the private SQLAlchemy API we check.
 
 The floors are declared in three places that must agree: ``pyproject.toml``
-(what pip enforces), ``_compat.FLOORS`` (what the package itself enforces
+(what pip enforces), ``_floors.FLOORS`` (what the package itself enforces
 with a message that names the fix) and ``tests/constraints-lowest.txt`` (what
 CI's floor run installs, so that each floor is tested).
 
@@ -27,7 +27,7 @@ import sqlalchemy
 from packaging.requirements import Requirement
 from sqlalchemy import Connection, create_engine
 
-from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _compat
+from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, _compat, _floors
 from langgraph.checkpoint.sqlalchemy.runtime import engines as engine_module
 from langgraph.checkpoint.sqlalchemy.runtime import greenlet as _greenlet
 from langgraph.checkpoint.sqlalchemy.runtime import private_api as private
@@ -47,7 +47,12 @@ def _declared_floors() -> dict[str, str]:
     for line in extras.splitlines():
         named = re.match(r"^([\w-]+) = \[", line)
         extra = named.group(1) if named else extra
-        if extra not in ("test", "bench", "lint", "dev", "docs"):
+        if not extra.startswith("test") and extra not in (
+            "bench",
+            "lint",
+            "dev",
+            "docs",
+        ):
             requirements += re.findall(r'"([^"]+)"', line)
     floors: dict[str, str] = {}
     for quoted in requirements:
@@ -70,7 +75,7 @@ def _constraint_pins() -> dict[str, str]:
 
 def test_the_package_enforces_the_floors_pyproject_declares() -> None:
     declared = _declared_floors()
-    for name, floor in _compat.FLOORS.items():
+    for name, floor in _floors.FLOORS.items():
         assert declared.get(name) == floor, (name, floor, declared.get(name))
 
 
@@ -85,7 +90,7 @@ def test_ci_floor_run_installs_every_declared_floor() -> None:
 
 
 def _trimmed(version: str) -> tuple[int, ...]:
-    parts = list(_compat._release(version))
+    parts = list(_floors._release(version))
     while parts and parts[-1] == 0:
         parts.pop()
     return tuple(parts)
@@ -94,15 +99,49 @@ def _trimmed(version: str) -> tuple[int, ...]:
 def test_a_dependency_below_its_floor_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(_compat.FLOORS, "sqlalchemy", "99.1")
+    monkeypatch.setitem(_floors.FLOORS, "sqlalchemy", "99.1")
     with pytest.raises(ImportError) as raised:
-        _compat.require("sqlalchemy")
+        _floors.require("sqlalchemy")
     message = str(raised.value)
     assert "sqlalchemy>=99.1" in message and "pip install" in message
-    _compat.require("alembic")  # at or above its floor: nothing to say
-    monkeypatch.setitem(_compat.FLOORS, "psycopg", "99.0")
+    _floors.require("alembic")  # at or above its floor: nothing to say
+    monkeypatch.setitem(_floors.FLOORS, "psycopg", "99.0")
     with pytest.raises(ImportError, match=r"psycopg>=99\.0"):
         SQLAlchemySaver.from_url("postgresql://nobody@localhost/none")
+
+
+def test_the_undeclared_pairing_of_checkpoint_and_core_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """langgraph-checkpoint 4.1+ fails inside its serializer with a
+    langchain-core older than 1.2.5; we say so before importing it."""
+    installed = {
+        "langgraph-checkpoint": "4.3.0",
+        "langchain-core": "1.2.4",
+        "sqlalchemy": "2.0.30",
+        "greenlet": "3.0",
+    }
+    monkeypatch.setattr(_floors, "_installed", installed.get)
+    with pytest.raises(ImportError, match=r"langchain-core>=1\.2\.5"):
+        _floors.require_core()
+    installed["langgraph-checkpoint"] = "4.0.0"  # the pairing 4.0 imports with
+    _floors.require_core()
+
+
+async def test_an_async_saver_on_a_sqlite_file_keeps_a_pool(tmp_path: Path) -> None:
+    """SQLAlchemy before 2.0.38 gave an aiosqlite file a NullPool: a new
+    connection, and a new thread, for every call, and no pool_size."""
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+    from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    async with AsyncSQLAlchemySaver.from_url(
+        url, engine_kwargs={"pool_size": 3}
+    ) as saver:
+        pool = saver.bind.pool  # type: ignore[union-attr]
+        assert isinstance(pool, AsyncAdaptedQueuePool) and pool.size() == 3
+        await saver.setup()
 
 
 @pytest.mark.parametrize(
@@ -117,7 +156,7 @@ def test_a_dependency_below_its_floor_is_refused_by_name(
 def test_release_numbers_compare_by_their_numeric_parts(
     version: str, parts: tuple[int, ...]
 ) -> None:
-    assert _compat._release(version) == parts
+    assert _floors._release(version) == parts
 
 
 def test_writes_sort_key_orders_by_path_then_task_then_index() -> None:
@@ -186,7 +225,7 @@ def test_greenlet_check_refuses_a_greenlet_sqlalchemy_does_not_accept(
 ) -> None:
     # SQLAlchemy 2.0.31 made await_only accept any greenlet with the marker;
     # before, only its own class (CI's floor run has such a release).
-    marked_releases = _compat._release(sqlalchemy.__version__) >= (2, 0, 31)
+    marked_releases = _floors._release(sqlalchemy.__version__) >= (2, 0, 31)
     assert _greenlet.follows_await_protocol() is marked_releases
     monkeypatch.setattr(_greenlet._Worker, "__sqlalchemy_greenlet_provider__", False)
     assert not _greenlet.follows_await_protocol()

@@ -750,11 +750,12 @@ async def test_history_fork_and_both_branches(run: Run) -> None:
 
     # The whole thread: all branches, newest first, as the oracle has it.
     everything = await run.history(ours, config)
-    # the update and its run; the replay: a fork of the past checkpoint, two steps
-    assert len(everything) == len(history) + (1 + 5) + (1 + 2)
-    assert [_view(s) for s in everything] == [
-        _view(s) for s in await run.history(oracle, config)
-    ]
+    oracle_everything = await run.history(oracle, config)
+    # The update and its run, at least; how many checkpoints a replay adds
+    # (a fork of the past checkpoint, or not) is LangGraph's to say and has
+    # changed between releases: the oracle has the same LangGraph.
+    assert len(everything) >= len(history) + (1 + 5)
+    assert [_view(s) for s in everything] == [_view(s) for s in oracle_everything]
     assert _ids(everything) == sorted(_ids(everything), reverse=True)
 
 

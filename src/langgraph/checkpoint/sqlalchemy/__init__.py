@@ -18,9 +18,9 @@ from __future__ import annotations
 
 # First of all: a dependency older than we support is named, with the version
 # needed, instead of an ImportError from deep inside the package.
-from langgraph.checkpoint.sqlalchemy import _compat
+from langgraph.checkpoint.sqlalchemy import _floors
 
-_compat.require_core()
+_floors.require_core()
 
 from typing import Any
 

@@ -22,7 +22,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine.url import URL
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
 # Writers take the write lock up front: a deferred transaction that reads and
 # then writes cannot wait for another writer and fails at once with
@@ -73,10 +73,16 @@ class SQLiteOps(DialectOps):
             return {"poolclass": StaticPool}, {"check_same_thread": False}
         # Writers from other processes wait up to 30 s instead of failing.
         connect_args: dict[str, Any] = {"timeout": 30}
+        options: dict[str, Any] = {}
         if issubclass(poolclass, StaticPool):
             # One connection that LangGraph's threads take turns on.
             connect_args["check_same_thread"] = False
-        return {}, connect_args
+        elif url.get_driver_name() == "aiosqlite":
+            # A pool, as SQLAlchemy 2.0.38 and later give an aiosqlite file by
+            # default; before, a NullPool opened a connection (and a thread)
+            # per call and refused pool_size. A caller's poolclass still wins.
+            options["poolclass"] = AsyncAdaptedQueuePool
+        return options, connect_args
 
     @classmethod
     def checks_in_by_status(cls, url: URL, options: Mapping[str, Any]) -> bool:

@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.sqlalchemy._compat import require
+from langgraph.checkpoint.sqlalchemy._floors import require
 from langgraph.checkpoint.sqlalchemy.dialects import sync_url
 from langgraph.checkpoint.sqlalchemy.models import ONLY_ON_DIALECTS
 from sqlalchemy import Connection

@@ -225,6 +225,13 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
     @contextmanager
     def _on_kept_connection(self, job: Job[Any]) -> Iterator[Connection]:
         conn = self._kept
+        if conn is not None and conn.invalidated:
+            # Lost with its server: connect anew here rather than let the
+            # next statement reconnect inside Connection.execute, whose error
+            # would carry that statement and read as the statement's failure,
+            # not as a server still coming back (see retry.retry_delay).
+            self.release()
+            conn = None
         if conn is None:
             assert self.engine is not None
             conn = self.engine.connect()

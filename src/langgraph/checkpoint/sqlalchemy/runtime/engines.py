@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from langgraph.checkpoint.sqlalchemy._compat import require_driver
+from langgraph.checkpoint.sqlalchemy._floors import require_driver
 from langgraph.checkpoint.sqlalchemy.dialects import (
     autocommits_at_driver,
     engine_defaults,
