@@ -24,8 +24,8 @@ from click.testing import CliRunner, Result
 from langgraph.checkpoint.base import empty_checkpoint
 
 from langgraph.checkpoint.sqlalchemy import (
-    CheckpointBlob,
-    CheckpointWrite,
+    CheckpointBlobRecord,
+    CheckpointWriteRecord,
     SQLAlchemySaver,
 )
 from langgraph.checkpoint.sqlalchemy.cli import main
@@ -143,7 +143,7 @@ def count_checkpoints(saver: SQLAlchemySaver, thread_id: str) -> int:
 def stored_bytes(saver: SQLAlchemySaver, thread_id: str) -> int:
     total = 0
     with saver.bind.connect() as conn:  # type: ignore[union-attr]
-        for table in (CheckpointBlob, CheckpointWrite):
+        for table in (CheckpointBlobRecord, CheckpointWriteRecord):
             rows = conn.execute(
                 sa.select(table.blob).where(table.thread_id == thread_id)
             )

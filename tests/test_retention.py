@@ -14,7 +14,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.conformance.test_utils import generate_config
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph.checkpoint.sqlalchemy import CheckpointBlob, SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy import CheckpointBlobRecord, SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
     checkpoint_id_at,
@@ -69,8 +69,8 @@ def _blob_count(saver: SQLAlchemySaver, thread_id: str) -> int:
         return int(
             conn.execute(
                 sa.select(sa.func.count())
-                .select_from(CheckpointBlob)
-                .where(CheckpointBlob.thread_id == thread_id)
+                .select_from(CheckpointBlobRecord)
+                .where(CheckpointBlobRecord.thread_id == thread_id)
             ).scalar_one()
         )
 

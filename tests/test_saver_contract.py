@@ -98,9 +98,11 @@ def test_unchanged_channel_is_stored_once(saver: SQLAlchemySaver) -> None:
     with saver.bind.connect() as conn:  # type: ignore[union-attr]
         from sqlalchemy import func, select
 
-        from langgraph.checkpoint.sqlalchemy import CheckpointBlob
+        from langgraph.checkpoint.sqlalchemy import CheckpointBlobRecord
 
-        count = conn.execute(select(func.count()).select_from(CheckpointBlob)).scalar()
+        count = conn.execute(
+            select(func.count()).select_from(CheckpointBlobRecord)
+        ).scalar()
     assert count == 1
     loaded = saver.get_tuple(second)
     assert loaded is not None and loaded.checkpoint["channel_values"]["big"] == big

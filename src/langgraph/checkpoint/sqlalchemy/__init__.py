@@ -30,9 +30,9 @@ from langgraph.checkpoint.sqlalchemy._validate import (
 )
 from langgraph.checkpoint.sqlalchemy.models import (
     Base,
-    Checkpoint,
-    CheckpointBlob,
-    CheckpointWrite,
+    CheckpointBlobRecord,
+    CheckpointRecord,
+    CheckpointWriteRecord,
     metadata,
 )
 from langgraph.checkpoint.sqlalchemy.saver import SQLAlchemySaver
@@ -40,9 +40,9 @@ from langgraph.checkpoint.sqlalchemy.saver import SQLAlchemySaver
 __all__ = [
     "AsyncSQLAlchemySaver",
     "Base",
-    "Checkpoint",
-    "CheckpointBlob",
-    "CheckpointWrite",
+    "CheckpointBlobRecord",
+    "CheckpointRecord",
+    "CheckpointWriteRecord",
     "InvalidConfigError",
     "PayloadTooLargeError",
     "SQLAlchemySaver",

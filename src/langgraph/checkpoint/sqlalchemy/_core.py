@@ -18,10 +18,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
     ChannelVersions,
+    Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
 )
-from langgraph.checkpoint.base import Checkpoint as CheckpointDict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
@@ -158,7 +158,7 @@ class SaverCore(BaseCheckpointSaver[str]):
     def _put_job(
         self,
         config: RunnableConfig,
-        checkpoint: CheckpointDict,
+        checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> Job[RunnableConfig]:

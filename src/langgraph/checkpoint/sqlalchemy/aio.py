@@ -12,11 +12,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
+    Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-)
-from langgraph.checkpoint.base import (
-    Checkpoint as CheckpointDict,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
@@ -194,7 +192,7 @@ class AsyncSQLAlchemySaver(SaverCore):
     async def aput(
         self,
         config: RunnableConfig,
-        checkpoint: CheckpointDict,
+        checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
@@ -289,7 +287,7 @@ class AsyncSQLAlchemySaver(SaverCore):
     def put(
         self,
         config: RunnableConfig,
-        checkpoint: CheckpointDict,
+        checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:

@@ -37,7 +37,13 @@ from langgraph.checkpoint.sqlalchemy._types import (
 from sqlalchemy import Index, Integer, MetaData, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Checkpoint", "CheckpointBlob", "CheckpointWrite", "metadata"]
+__all__ = [
+    "Base",
+    "CheckpointBlobRecord",
+    "CheckpointRecord",
+    "CheckpointWriteRecord",
+    "metadata",
+]
 
 #: ``Index.info`` key: the dialects an index exists on, where not all.
 ONLY_ON_DIALECTS = "langgraph_checkpoint_only_on"
@@ -61,7 +67,7 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
-class Checkpoint(Base):
+class CheckpointRecord(Base):
     """One checkpoint of one namespace of one thread."""
 
     __tablename__ = "checkpoints"
@@ -103,7 +109,7 @@ class Checkpoint(Base):
     )
 
 
-class CheckpointBlob(Base):
+class CheckpointBlobRecord(Base):
     """A channel value at one version; ``blob`` is NULL for an empty channel."""
 
     __tablename__ = "checkpoint_blobs"
@@ -120,7 +126,7 @@ class CheckpointBlob(Base):
     blob: Mapped[bytes | None] = mapped_column(blob())
 
 
-class CheckpointWrite(Base):
+class CheckpointWriteRecord(Base):
     """One pending write of one task, following one checkpoint."""
 
     __tablename__ = "checkpoint_writes"

@@ -13,11 +13,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
+    Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-)
-from langgraph.checkpoint.base import (
-    Checkpoint as CheckpointDict,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
@@ -180,7 +178,7 @@ class SQLAlchemySaver(SaverCore):
     def put(
         self,
         config: RunnableConfig,
-        checkpoint: CheckpointDict,
+        checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:

@@ -8,9 +8,9 @@ Create Date: 2026-11-25
 ``checkpoint_writes_thread_id_idx`` (the official PostgreSQL saver's, which
 lgcp0001 copied) serve no query the primary keys cannot: every key leads with
 ``thread_id``, and every statement either saver runs filters on it first. Each
-still had to be written on every insert. Measured on PostgreSQL, our
-``put_writes`` statement went from 255 to 206 µs and ``put`` from 442 to 380 µs
-without them, and the stored bytes shrink by the three indexes.
+still had to be written on every insert, so ``put`` and ``put_writes`` get
+cheaper without them and the stored bytes shrink by the three indexes
+(measured: docs/performance.md).
 
 The official saver keeps working on these tables (its queries use the same
 keys); its ``setup()`` recreates the indexes only on a database it never set
@@ -20,9 +20,8 @@ PostgreSQL it waits for the running statements on the table to finish.
 On PostgreSQL, the metadata GIN index stops using a pending list
 (``fastupdate = off``). With the list, every insert appended its entries there
 and every metadata filter scanned it until a vacuum merged it: the index came
-out more than twice the size (74 against 32 KiB over 1,000 checkpoints, after
-a vacuum), and ``put`` was no faster with it (454 µs with, 327 without; 420
-and 366 on a second try). The entries already pending are merged now.
+out more than twice the size, and ``put`` was no faster with it (measured:
+docs/performance.md). The entries already pending are merged now.
 
 Self-contained, as lgcp0001: the index names are spelled out here.
 """

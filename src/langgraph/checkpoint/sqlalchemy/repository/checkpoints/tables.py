@@ -13,17 +13,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy.models import (
-    Checkpoint,
-    CheckpointBlob,
-    CheckpointWrite,
+    CheckpointBlobRecord,
+    CheckpointRecord,
+    CheckpointWriteRecord,
 )
 from sqlalchemy import Table
 
 __all__ = ["BLOBS", "CHECKPOINTS", "IN_CHUNK", "WRITES", "B", "C", "W", "chunks"]
 
-CHECKPOINTS: Table = Checkpoint.__table__  # type: ignore[assignment]
-BLOBS: Table = CheckpointBlob.__table__  # type: ignore[assignment]
-WRITES: Table = CheckpointWrite.__table__  # type: ignore[assignment]
+CHECKPOINTS: Table = CheckpointRecord.__table__  # type: ignore[assignment]
+BLOBS: Table = CheckpointBlobRecord.__table__  # type: ignore[assignment]
+WRITES: Table = CheckpointWriteRecord.__table__  # type: ignore[assignment]
 C = CHECKPOINTS.c
 B = BLOBS.c
 W = WRITES.c
