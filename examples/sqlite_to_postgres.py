@@ -13,7 +13,7 @@ checkpoint, with the answer.
 
 Defaults: ``SOURCE_URL=sqlite:///sqlite_to_postgres.db`` (a file in the
 working directory) and ``TARGET_URL=postgresql://postgres@localhost:5432/postgres``.
-The same move from the command line: ``langgraph-sqlalchemy migrate --from
+The same move from the command line: ``langgraph-sqlalchemy transfer --from
 SOURCE_URL --to TARGET_URL --thread ID``.
 """
 

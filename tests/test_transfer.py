@@ -35,7 +35,7 @@ from langgraph.types import Command, interrupt
 from typing_extensions import NotRequired, TypedDict
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
-from langgraph.checkpoint.sqlalchemy.cli.migrate import migrate_command
+from langgraph.checkpoint.sqlalchemy.cli.transfer import transfer_command
 from langgraph.checkpoint.sqlalchemy.transfer import (
     TransferError,
     TransferProgress,
@@ -442,7 +442,7 @@ def test_checksum_mismatch_is_detected(tmp_path: Path, tamper: str) -> None:
         "good": ("skipped", True),
     }
     result = CliRunner().invoke(
-        migrate_command, ["--from", source, "--to", target, "--yes"]
+        transfer_command, ["--from", source, "--to", target, "--yes"]
     )
     assert result.exit_code == 1
     assert "MISMATCH" in result.output and "verification FAILED for 1" in result.output
@@ -459,7 +459,7 @@ def test_cli_dry_run_then_copy_as_json(tmp_path: Path) -> None:
     runner = CliRunner()
 
     dry = runner.invoke(
-        migrate_command, ["--from", source, "--to", target, "--dry-run", "--json"]
+        transfer_command, ["--from", source, "--to", target, "--dry-run", "--json"]
     )
     assert dry.exit_code == 0, dry.output
     planned = json.loads(dry.output)
@@ -472,13 +472,13 @@ def test_cli_dry_run_then_copy_as_json(tmp_path: Path) -> None:
     assert not sa.inspect(sa.create_engine(target)).get_table_names()  # nothing written
 
     refused = runner.invoke(
-        migrate_command, ["--from", source, "--to", target], input="n\n"
+        transfer_command, ["--from", source, "--to", target], input="n\n"
     )
     assert refused.exit_code == 1 and "Aborted" in refused.output
     assert not sa.inspect(sa.create_engine(target)).get_table_names()
 
     done = runner.invoke(
-        migrate_command,
+        transfer_command,
         ["--from", source, "--to", target, "--thread", "x", "--yes", "--json"],
     )
     assert done.exit_code == 0, done.output
@@ -487,7 +487,7 @@ def test_cli_dry_run_then_copy_as_json(tmp_path: Path) -> None:
     assert moved["threads"][0]["verified"] is True
     assert _rows(target, "SELECT DISTINCT thread_id FROM checkpoints") == [("x",)]
 
-    table = runner.invoke(migrate_command, ["--from", source, "--to", target, "-y"])
+    table = runner.invoke(transfer_command, ["--from", source, "--to", target, "-y"])
     assert table.exit_code == 0, table.output
     assert "1 skipped" in table.output and "1 copied" in table.output
 
@@ -509,7 +509,7 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, source: str, message: str) ->
     with sqlite3.connect(tmp_path / "other.db") as conn:
         conn.execute("CREATE TABLE users (id INTEGER)")
     result = CliRunner().invoke(
-        migrate_command,
+        transfer_command,
         [
             "--from",
             source.format(tmp=tmp_path),
@@ -562,7 +562,10 @@ def test_example_sqlite_to_postgres(tmp_path: Path, pg_db: str) -> None:
     assert "resumed on PostgreSQL: ['drafted', 'review: yes, ship it']" in result.stdout
 
 
-def test_migrate_is_a_command_of_the_cli(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["transfer", "migrate"])
+def test_transfer_is_a_command_of_the_cli(tmp_path: Path, name: str) -> None:
+    """``transfer``, and ``migrate``, its old name: still working, hidden
+    from the command list and said to be deprecated."""
     from langgraph.checkpoint.sqlalchemy.cli import main
 
     source = f"sqlite:///{tmp_path / 'src.db'}"
@@ -571,10 +574,14 @@ def test_migrate_is_a_command_of_the_cli(tmp_path: Path) -> None:
         _fill(saver, interrupted=["t"], finished=[])
     result = CliRunner().invoke(
         main,
-        ["migrate", "--from", source, "--to", f"sqlite:///{tmp_path / 'dst.db'}", "-y"],
+        [name, "--from", source, "--to", f"sqlite:///{tmp_path / 'dst.db'}", "-y"],
     )
     assert result.exit_code == 0, result.output
     assert "1 copied" in result.output
+    listed = CliRunner().invoke(main, ["--help"]).output
+    assert ("transfer" in listed) and ("migrate" not in listed)
+    if name == "migrate":
+        assert "deprecated" in result.output.lower()
 
 
 def _order_sensitive_pair() -> tuple[str, str]:

@@ -19,8 +19,8 @@ from langgraph.checkpoint.sqlalchemy.cli.db import db
 from langgraph.checkpoint.sqlalchemy.cli.demo import demo
 from langgraph.checkpoint.sqlalchemy.cli.inspect import diff, history, show
 from langgraph.checkpoint.sqlalchemy.cli.manage import copy_thread, delete, prune
-from langgraph.checkpoint.sqlalchemy.cli.migrate import migrate_command
 from langgraph.checkpoint.sqlalchemy.cli.threads import threads
+from langgraph.checkpoint.sqlalchemy.cli.transfer import migrate_alias, transfer_command
 
 __all__ = ["main"]
 
@@ -79,7 +79,8 @@ for _command in (
     prune,
     delete,
     copy_thread,
-    migrate_command,
+    transfer_command,
+    migrate_alias,
     demo,
 ):
     main.add_command(_command)

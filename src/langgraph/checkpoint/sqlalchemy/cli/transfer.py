@@ -1,8 +1,11 @@
-"""``migrate``: move threads from one database to another.
+"""``transfer``: copy threads from one database to another.
 
 ```
-langgraph-sqlalchemy migrate --from sqlite:///agent.sqlite --to postgresql://u:p@host/db
+langgraph-sqlalchemy transfer --from sqlite:///agent.sqlite --to postgresql://u:p@host/db
 ```
+
+``migrate`` is the same command under its old name, deprecated: "migrate"
+means the schema everywhere else (``db upgrade``, ``python -m ...migrate``).
 
 The source may hold this package's tables, the official PostgreSQL saver's or
 the official SQLite saver's (found by looking at its tables); the target gets
@@ -19,7 +22,6 @@ bad usage.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +38,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from langgraph.checkpoint.sqlalchemy.cli._common import CliError, mask_url
 from langgraph.checkpoint.sqlalchemy.transfer import (
     SourceInfo,
     TransferError,
@@ -44,17 +47,8 @@ from langgraph.checkpoint.sqlalchemy.transfer import (
     inspect_source,
     transfer,
 )
-from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import ArgumentError
 
-__all__ = ["migrate_command"]
-
-# Set to 1 for full tracebacks instead of one-line errors.
-DEBUG_ENV_VAR = "LANGGRAPH_CLI_DEBUG"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+__all__ = ["migrate_alias", "transfer_command"]
 
 
 class _Bar:
@@ -142,7 +136,7 @@ def _check_usage(source: str, target: str) -> None:
         raise click.UsageError("--from and --to name the same database")
 
 
-@click.command("migrate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("transfer", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--from", "source", required=True, metavar="URL", help="Source database URL."
 )
@@ -174,7 +168,7 @@ def _check_usage(source: str, target: str) -> None:
     "--dry-run", is_flag=True, help="Show what would be copied; write nothing."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def migrate_command(
+def transfer_command(
     source: str,
     target: str,
     from_schema: str | None,
@@ -201,7 +195,7 @@ def migrate_command(
         if not (yes or dry_run or as_json):
             click.confirm(
                 f"Copy {info.threads} thread(s) ({info.layout} layout on "
-                f"{info.dialect}) to {_masked(target)}?",
+                f"{info.dialect}) to {mask_url(target)}?",
                 abort=True,
                 err=True,
             )
@@ -219,16 +213,10 @@ def migrate_command(
                 batch_size=batch_size,
                 progress=bar,
             )
-    except (click.ClickException, click.Abort, click.exceptions.Exit):
-        raise
     except TransferError as exc:
-        raise click.ClickException(_one_line(str(exc))) from None
-    except Exception as exc:
-        if os.environ.get(DEBUG_ENV_VAR) == "1":
-            raise
-        text = _one_line(str(exc))
-        name = type(exc).__name__
-        raise click.ClickException(f"{name}: {text}" if text else name) from None
+        # Other failures reach the command group, which prints them in one
+        # line (or, with --debug, with their traceback).
+        raise CliError(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(_jsonable(report, info), indent=2, ensure_ascii=False))
     else:
@@ -243,8 +231,13 @@ def _jsonable(report: TransferReport, info: SourceInfo) -> dict[str, Any]:
     return data
 
 
-def _masked(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparsable URL>"
+#: The old name, kept working for scripts that use it; hidden from the list.
+migrate_alias = click.Command(
+    "migrate",
+    params=transfer_command.params,
+    callback=transfer_command.callback,
+    help=transfer_command.help,
+    context_settings=transfer_command.context_settings,
+    hidden=True,
+    deprecated=True,
+)
