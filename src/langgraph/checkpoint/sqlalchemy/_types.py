@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeEngine
 # Key widths (characters) outside PostgreSQL. The widest primary key,
 # checkpoint_blobs', is 255 + 255 + 150 + 64 = 724 characters: 2896 bytes in
 # utf8mb4, under InnoDB's 3072. Values longer than these are refused before they
-# reach the database (see `_validate.check_key_lengths`): some servers truncate
+# reach the database (see `_validate.check_length`): some servers truncate
 # silently, and a truncated key is a different key.
 THREAD_ID_LENGTH = 255
 CHECKPOINT_NS_LENGTH = 255

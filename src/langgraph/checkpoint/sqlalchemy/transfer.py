@@ -66,7 +66,7 @@ from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import CHECKPOINTS
 from langgraph.checkpoint.sqlalchemy.repository.plan import Plan, T
 from langgraph.checkpoint.sqlalchemy.runtime.driver import run
-from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
+from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine, printable_url
 from sqlalchemy import Engine, and_, inspect, or_, select
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -238,16 +238,6 @@ Bind = str | URL | Engine
 # -- connecting ----------------------------------------------------------------
 
 
-def _masked(bind: Bind) -> str:
-    if isinstance(bind, Engine):
-        bind = bind.url
-    try:
-        url = make_url(bind) if isinstance(bind, str) else bind
-    except ArgumentError:
-        return "<unparsable URL>"
-    return url.render_as_string(hide_password=True)
-
-
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
@@ -274,7 +264,7 @@ class _Engines:
                 raise
             except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as exc:
                 raise TransferError(
-                    f"bad {what} URL {_masked(bind)}: {_first_line(exc)}"
+                    f"bad {what} URL {printable_url(bind)}: {_first_line(exc)}"
                 ) from exc
             self._owned.append(engine)
         try:
@@ -282,7 +272,7 @@ class _Engines:
                 pass
         except SQLAlchemyError as exc:
             raise TransferError(
-                f"cannot connect to the {what} {_masked(bind)}: {_first_line(exc)}"
+                f"cannot connect to the {what} {printable_url(bind)}: {_first_line(exc)}"
             ) from exc
         return engine
 
@@ -311,7 +301,7 @@ def detect_layout(engine: Engine, *, schema: str | None = None) -> Layout:
         names = set(inspector.get_table_names(schema=schema))
     except SQLAlchemyError as exc:
         raise UnknownLayoutError(
-            f"cannot list the tables of {_masked(engine)}"
+            f"cannot list the tables of {printable_url(engine)}"
             + (f" (schema {schema!r})" if schema else "")
             + f": {_first_line(exc)}"
         ) from exc
@@ -328,7 +318,7 @@ def detect_layout(engine: Engine, *, schema: str | None = None) -> Layout:
     where = f"schema {schema!r} of " if schema else ""
     found = ", ".join(sorted(names)) or "no tables"
     raise UnknownLayoutError(
-        f"no LangGraph checkpoint tables in {where}{_masked(engine)} (found: {found})"
+        f"no LangGraph checkpoint tables in {where}{printable_url(engine)} (found: {found})"
     )
 
 
@@ -820,7 +810,7 @@ def transfer(
         reader = _reader(src_engine, source_schema, serde)
         saver = SQLAlchemySaver(dst_engine, schema=target_schema, serde=serde)
         report = TransferReport(
-            reader.layout, _masked(source), _masked(target), dry_run=dry_run
+            reader.layout, printable_url(source), printable_url(target), dry_run=dry_run
         )
         try:
             _run_copy(reader, saver, report, thread_ids, dry_run, batch_size, progress)
@@ -855,7 +845,9 @@ def verify(
         dst_engine = engines.open(target, "target", must_exist=True)
         reader = _reader(src_engine, source_schema, serde)
         saver = SQLAlchemySaver(dst_engine, schema=target_schema, serde=serde)
-        report = TransferReport(reader.layout, _masked(source), _masked(target))
+        report = TransferReport(
+            reader.layout, printable_url(source), printable_url(target)
+        )
         ids = _selected(reader, thread_ids, batch_size)
         for thread_id in ids:
             status: ThreadStatus = "skipped" if reader.keys(thread_id) else "not-found"

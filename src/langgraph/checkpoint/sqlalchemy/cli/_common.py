@@ -34,11 +34,16 @@ from rich.progress import (
 from rich.table import Table
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
-from langgraph.checkpoint.sqlalchemy.dialects import database_file, has_schemas
-from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR, sync_url
+from langgraph.checkpoint.sqlalchemy.dialects import (
+    database_file,
+    has_schemas,
+    sync_url,
+)
+from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
     checkpoint_time,
 )
+from langgraph.checkpoint.sqlalchemy.runtime.engines import printable_url
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import (
@@ -92,7 +97,7 @@ def mask_url(url: str | URL) -> str:
     if isinstance(url, URL):
         if url.password:
             _SECRETS.add(str(url.password))
-        return url.render_as_string(hide_password=True)
+        return printable_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError:

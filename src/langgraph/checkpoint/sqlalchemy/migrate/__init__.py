@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.sqlalchemy._floors import require
+
+# Public here for host apps' env.py (examples/host_app_migrations): the URL
+# their engine needs, with an async driver swapped for its sync twin.
 from langgraph.checkpoint.sqlalchemy.dialects import sync_url
 from langgraph.checkpoint.sqlalchemy.models import ONLY_ON_DIALECTS
 from sqlalchemy import Connection

@@ -22,12 +22,11 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-from langgraph.checkpoint.sqlalchemy.dialects import batch_alter
+from langgraph.checkpoint.sqlalchemy.dialects import batch_alter, sync_url
 from langgraph.checkpoint.sqlalchemy.migrate import (
     URL_ENV_VAR,
     VERSION_TABLE,
     include_object,
-    sync_url,
 )
 from langgraph.checkpoint.sqlalchemy.models import metadata
 

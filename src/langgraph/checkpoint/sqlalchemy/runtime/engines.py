@@ -22,7 +22,8 @@ from langgraph.checkpoint.sqlalchemy.runtime.private_api import (
     ON_CONNECT_ISOLATION_LEVEL,
 )
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine.url import URL
+from sqlalchemy.engine.url import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
@@ -33,6 +34,7 @@ __all__ = [
     "make_async_engine",
     "make_engine",
     "needs_serializing",
+    "printable_url",
 ]
 
 
@@ -161,3 +163,15 @@ def keeps_a_connection(
         return False
     engine = engine_of(bind)
     return isinstance(engine.pool, StaticPool) and autocommits_at_driver(engine)
+
+
+def printable_url(bind: str | URL | Engine) -> str:
+    """The URL of ``bind`` as it may be shown to a person: the password
+    replaced by ``***`` (a string that is no URL at all, by a placeholder)."""
+    if isinstance(bind, Engine):
+        bind = bind.url
+    try:
+        url = make_url(bind) if isinstance(bind, str) else bind
+    except ArgumentError:
+        return "<unparsable URL>"
+    return url.render_as_string(hide_password=True)
