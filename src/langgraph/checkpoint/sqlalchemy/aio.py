@@ -52,8 +52,9 @@ class AsyncSQLAlchemySaver(SaverCore):
 
     Raises:
         TypeError: ``bind`` is not an ``AsyncEngine`` or ``AsyncConnection``.
-        ValueError: ``bind`` autocommits every statement, or is an in-memory
-            SQLite engine that gives each thread a database of its own (see
+        ValueError: ``schema`` is not ``None`` or a non-empty ``str``; or
+            ``bind`` autocommits every statement, or is an in-memory SQLite
+            engine that gives each thread a database of its own (see
             ``runtime.policy.TransactionPolicy.for_bind``).
     """
 
@@ -99,10 +100,17 @@ class AsyncSQLAlchemySaver(SaverCore):
     ) -> AsyncSQLAlchemySaver:
         """A saver on a new async engine for ``url``, disposed when closed.
 
-        Use ``async with AsyncSQLAlchemySaver.from_url(...) as saver:`` or
-        ``await saver.aclose()``. A URL with no driver gets one:
+        The async form of [`SQLAlchemySaver.from_url`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.from_url], with the same
+        arguments and errors. Use ``async with
+        AsyncSQLAlchemySaver.from_url(...) as saver:`` or ``await
+        saver.aclose()``. A URL with no driver gets an async one:
         ``postgresql://`` → psycopg 3 (async), ``sqlite://`` → aiosqlite,
-        ``mysql://`` → asyncmy. See ``SQLAlchemySaver.from_url``.
+        ``mysql://`` → asyncmy; a sync driver it names is swapped for its
+        async twin (``+pymysql`` → ``+asyncmy``, ``+pysqlite`` →
+        ``+aiosqlite``).
+
+        Returns:
+            The saver, which owns its engine.
         """
         engine = make_async_engine(url, engine_kwargs)
         saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
@@ -110,8 +118,12 @@ class AsyncSQLAlchemySaver(SaverCore):
         return saver
 
     async def aclose(self) -> None:
-        """Close the connection the saver keeps on a one-connection engine,
-        and dispose of the engine if this saver made it (``from_url``)."""
+        """Release the saver's connection and, if it made it, its engine.
+
+        The async form of [`SQLAlchemySaver.close`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.close]: closes the connection the
+        saver keeps on a one-connection engine, and disposes of the engine if
+        this saver made it (``from_url``).
+        """
         await self._runner.release()
         if self._owned_engine is not None:
             await self._owned_engine.dispose()
@@ -161,18 +173,24 @@ class AsyncSQLAlchemySaver(SaverCore):
 
     async def setup(self) -> None:
         """Create the tables and indexes if they are missing (``await`` it).
-        Idempotent, and safe when several processes call it at once.
+
+        The async form of [`SQLAlchemySaver.setup`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.setup]: idempotent, and safe when
+        several processes call it at once.
 
         Raises:
-            sqlalchemy.exc.DBAPIError: as ``SQLAlchemySaver.setup``.
-            TimeoutError: as ``SQLAlchemySaver.setup``.
+            sqlalchemy.exc.DBAPIError: as [`SQLAlchemySaver.setup`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.setup].
+            TimeoutError: as [`SQLAlchemySaver.setup`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.setup].
         """
         await self._arun(self._setup_job(), contended=True)
 
     # -- async interface ---------------------------------------------------
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """See ``SQLAlchemySaver.get_tuple``."""
+        """Fetch the checkpoint ``config`` names, or the latest of its thread.
+
+        The async form of [`SQLAlchemySaver.get_tuple`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.get_tuple]: same arguments,
+        result and errors.
+        """
         return await self._arun(self._get_tuple_job(config))
 
     async def alist(
@@ -183,7 +201,16 @@ class AsyncSQLAlchemySaver(SaverCore):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        """See ``SQLAlchemySaver.list``."""
+        """List checkpoints, newest first.
+
+        The async form of [`SQLAlchemySaver.list`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.list]: same arguments and
+        errors, except that all of them, argument errors included, are raised
+        while iterating, since nothing runs before the first ``async for``
+        step.
+
+        Returns:
+            An async iterator of checkpoint tuples.
+        """
         pager = self._pager(config, filter, before, limit)
         while (job := pager.next_job()) is not None:
             for item in pager.advance(await self._arun(job)):
@@ -196,7 +223,11 @@ class AsyncSQLAlchemySaver(SaverCore):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        """See ``SQLAlchemySaver.put``."""
+        """Store a checkpoint and the values of its changed channels.
+
+        The async form of [`SQLAlchemySaver.put`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.put]: same arguments,
+        result and errors.
+        """
         return await self._arun(
             self._put_job(config, checkpoint, metadata, new_versions)
         )
@@ -208,20 +239,36 @@ class AsyncSQLAlchemySaver(SaverCore):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        """See ``SQLAlchemySaver.put_writes``."""
+        """Store a task's pending writes for the checkpoint ``config`` names.
+
+        The async form of [`SQLAlchemySaver.put_writes`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.put_writes]: same arguments,
+        result and errors.
+        """
         await self._arun(self._put_writes_job(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """See ``SQLAlchemySaver.delete_thread``."""
+        """Delete every checkpoint, blob and write of a thread.
+
+        The async form of [`SQLAlchemySaver.delete_thread`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.delete_thread]: same arguments,
+        result and errors.
+        """
         await self._arun(self._delete_thread_job(thread_id))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        """See ``SQLAlchemySaver.delete_for_runs``."""
+        """Delete the checkpoints the given runs created.
+
+        The async form of [`SQLAlchemySaver.delete_for_runs`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.delete_for_runs]: same arguments,
+        result and errors.
+        """
         if (job := self._delete_for_runs_job(run_ids)) is not None:
             await self._arun(job)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        """See ``SQLAlchemySaver.copy_thread``."""
+        """Copy a thread to a new thread ID.
+
+        The async form of [`SQLAlchemySaver.copy_thread`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.copy_thread]: same arguments,
+        result and errors.
+        """
         await self._arun(self._copy_thread_job(source_thread_id, target_thread_id))
 
     async def aprune(
@@ -231,7 +278,11 @@ class AsyncSQLAlchemySaver(SaverCore):
         strategy: str = "keep_latest",
         keep: int | None = None,
     ) -> None:
-        """See ``SQLAlchemySaver.prune``."""
+        """Prune threads: delete their older checkpoints, or the threads whole.
+
+        The async form of [`SQLAlchemySaver.prune`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.prune]: same arguments,
+        result and errors.
+        """
         for job in self._prune_jobs(thread_ids, strategy, keep):
             await self._arun(job)
 
@@ -243,7 +294,11 @@ class AsyncSQLAlchemySaver(SaverCore):
         keep: int | None = None,
         batch_size: int = 100,
     ) -> int:
-        """See ``SQLAlchemySaver.prune_stale``."""
+        """Prune every thread whose latest checkpoint is older than ``older_than``.
+
+        The async form of [`SQLAlchemySaver.prune_stale`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.prune_stale]: same arguments,
+        result and errors.
+        """
         sweep = self._sweep(older_than, batch_size)
         self._prune_jobs([], strategy, keep)  # check the arguments up front
         while (job := sweep.next_job()) is not None:
@@ -256,7 +311,11 @@ class AsyncSQLAlchemySaver(SaverCore):
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        """See ``SQLAlchemySaver.get_delta_channel_history``."""
+        """Per channel, the writes since its last stored value.
+
+        The async form of [`SQLAlchemySaver.get_delta_channel_history`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.get_delta_channel_history]: same arguments,
+        result and errors.
+        """
         if not channels:
             return {}
         return await self._arun(self._delta_history_job(config, channels))
@@ -264,6 +323,14 @@ class AsyncSQLAlchemySaver(SaverCore):
     # -- sync interface, from other threads --------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The sync form of [`aget_tuple`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aget_tuple], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         return self._sync(self.aget_tuple(config))
 
     def list(
@@ -274,6 +341,16 @@ class AsyncSQLAlchemySaver(SaverCore):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
+        """The sync form of [`alist`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.alist], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises. Unlike it, this
+        reads every page before returning, so every error comes at the call.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
+
         async def collect() -> list[CheckpointTuple]:
             return [
                 t
@@ -291,6 +368,14 @@ class AsyncSQLAlchemySaver(SaverCore):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        """The sync form of [`aput`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aput], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         return self._sync(self.aput(config, checkpoint, metadata, new_versions))
 
     def put_writes(
@@ -300,15 +385,47 @@ class AsyncSQLAlchemySaver(SaverCore):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        """The sync form of [`aput_writes`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aput_writes], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         self._sync(self.aput_writes(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
+        """The sync form of [`adelete_thread`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.adelete_thread], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         self._sync(self.adelete_thread(thread_id))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """The sync form of [`adelete_for_runs`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.adelete_for_runs], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         self._sync(self.adelete_for_runs(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """The sync form of [`acopy_thread`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.acopy_thread], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         self._sync(self.acopy_thread(source_thread_id, target_thread_id))
 
     def prune(
@@ -318,6 +435,14 @@ class AsyncSQLAlchemySaver(SaverCore):
         strategy: str = "keep_latest",
         keep: int | None = None,
     ) -> None:
+        """The sync form of [`aprune`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aprune], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         self._sync(self.aprune(thread_ids, strategy=strategy, keep=keep))
 
     def prune_stale(
@@ -328,6 +453,14 @@ class AsyncSQLAlchemySaver(SaverCore):
         keep: int | None = None,
         batch_size: int = 100,
     ) -> int:
+        """The sync form of [`aprune_stale`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aprune_stale], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         return self._sync(
             self.aprune_stale(
                 older_than, strategy=strategy, keep=keep, batch_size=batch_size
@@ -337,6 +470,14 @@ class AsyncSQLAlchemySaver(SaverCore):
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
+        """The sync form of [`aget_delta_channel_history`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aget_delta_channel_history], from another thread.
+
+        Runs it on the saver's event loop, waits, and raises what it raises.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
         return self._sync(
             self.aget_delta_channel_history(config=config, channels=channels)
         )

@@ -54,8 +54,9 @@ class SQLAlchemySaver(SaverCore):
 
     Raises:
         TypeError: ``bind`` is not an ``Engine`` or ``Connection``.
-        ValueError: ``bind`` autocommits every statement, or is an in-memory
-            SQLite engine that gives each thread a database of its own (see
+        ValueError: ``schema`` is not ``None`` or a non-empty ``str``; or
+            ``bind`` autocommits every statement, or is an in-memory SQLite
+            engine that gives each thread a database of its own (see
             ``runtime.policy.TransactionPolicy.for_bind``).
     """
 
@@ -103,10 +104,30 @@ class SQLAlchemySaver(SaverCore):
         sqlite3, ``mysql://`` → PyMySQL. ``sqlite:///:memory:`` is one shared
         in-memory database for the saver's life. A call that meets a
         connection killed by a server restart runs again on a fresh one.
-        ``engine_kwargs`` go to ``create_engine`` and override these defaults
-        (``connect_args`` key by key). With ``poolclass=StaticPool`` the saver
-        keeps its one connection open between calls, as the official
-        ``PostgresSaver(conn)`` does, instead of a pool checkout per call.
+        With ``poolclass=StaticPool`` the saver keeps its one connection open
+        between calls, as the official ``PostgresSaver(conn)`` does, instead
+        of a pool checkout per call.
+
+        Args:
+            url: the database URL, as a string or a SQLAlchemy ``URL``.
+            engine_kwargs: passed to ``create_engine``; they override the
+                defaults above (``connect_args`` key by key).
+            serde: as for the class.
+            schema: as for the class.
+            version_table: as for the class.
+
+        Returns:
+            The saver, which owns its engine.
+
+        Raises:
+            sqlalchemy.exc.ArgumentError: ``url`` can't be parsed, or names a
+                database SQLAlchemy has no dialect for.
+            ImportError: the URL's driver is not installed, or is older than
+                this package supports.
+            TypeError: ``engine_kwargs["poolclass"]`` is not a pool class.
+            ValueError: ``schema`` is empty or not a ``str``, or
+                ``engine_kwargs`` make the engine autocommit every statement
+                (``isolation_level="AUTOCOMMIT"``).
         """
         engine = make_engine(url, engine_kwargs)
         saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
@@ -114,8 +135,12 @@ class SQLAlchemySaver(SaverCore):
         return saver
 
     def close(self) -> None:
-        """Close the connection the saver keeps on a one-connection engine,
-        and dispose of the engine if this saver made it (``from_url``)."""
+        """Release the saver's connection and, if it made it, its engine.
+
+        Closes the connection the saver keeps on a one-connection engine, and
+        disposes of the engine if this saver made it (``from_url``). An engine
+        or connection the caller passed in stays open.
+        """
         self._runner.release()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
@@ -141,8 +166,11 @@ class SQLAlchemySaver(SaverCore):
     # -- schema ------------------------------------------------------------
 
     def setup(self) -> None:
-        """Create the tables and indexes if they are missing. Idempotent, and
-        safe when several processes call it at once.
+        """Create the tables and indexes if they are missing.
+
+        Idempotent, and safe when several processes call it at once. With a
+        ``schema``, the schema (PostgreSQL) or database (MySQL) is created
+        first where it can be.
 
         Raises:
             sqlalchemy.exc.DBAPIError: the database's error, once the retry
@@ -150,16 +178,35 @@ class SQLAlchemySaver(SaverCore):
                 because another process was creating the tables at the same
                 moment is run again first).
             TimeoutError: another process's migration held the setup lock
-                (MySQL) for more than 60 s.
+                (MySQL/MariaDB) for more than 60 s.
         """
         self._runner.run(self._setup_job(), contended=True)
 
     # -- BaseCheckpointSaver -------------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The checkpoint ``config`` names, or the latest of its thread and
-        namespace; ``None`` if there is none. Pending writes come in
-        ``writes_sort_key`` order."""
+        """Fetch the checkpoint ``config`` names, or the latest of its thread.
+
+        Args:
+            config: names the thread (``thread_id``), the namespace
+                (``checkpoint_ns``, default ``""``) and, optionally, the
+                checkpoint (``checkpoint_id``); without one, the namespace's
+                latest checkpoint is read.
+
+        Returns:
+            The checkpoint with its metadata, parent config and pending writes
+            (in ``writes_sort_key`` order), or ``None`` if there is none.
+
+        Raises:
+            InvalidConfigError: ``config`` has no ``configurable`` dict or no
+                ``thread_id`` in it, the ``thread_id`` is empty or not a
+                ``str``, ``int`` or ``UUID``, or ``checkpoint_ns`` or
+                ``checkpoint_id`` is not a ``str``.
+            ValueError: a key holds a NUL character, or is longer than its
+                column (every database but PostgreSQL bounds the key columns).
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up.
+        """
         return self._run(self._get_tuple_job(config))
 
     def list(
@@ -170,9 +217,41 @@ class SQLAlchemySaver(SaverCore):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        """Checkpoints newest first, optionally of one thread (and namespace),
-        whose metadata contains ``filter``, older than ``before``, at most
-        ``limit``. The filter runs in SQL with bound parameters."""
+        """List checkpoints, newest first.
+
+        Optionally of one thread (and namespace), whose metadata contains
+        ``filter``, older than ``before``, at most ``limit``. The filter runs
+        in SQL with bound parameters. Checkpoints are read a page at a time,
+        each page in its own short transaction, as the iterator advances: no
+        connection is held between pages.
+
+        Args:
+            config: ``None``, or a config whose ``configurable`` has no
+                ``thread_id``, for every thread; else the thread, and the
+                namespace if ``checkpoint_ns`` is given (every namespace
+                otherwise), and ``checkpoint_id`` to list that one checkpoint.
+            filter: key-value pairs (JSON values) a checkpoint's metadata
+                must contain.
+            before: a config whose ``checkpoint_id`` the listed checkpoints
+                are older than.
+            limit: the most checkpoints to list; ``None`` for no limit.
+
+        Returns:
+            An iterator of checkpoint tuples.
+
+        Raises:
+            InvalidConfigError: at the call: ``config["configurable"]`` is not
+                a dict, its ``thread_id``, ``checkpoint_ns`` or
+                ``checkpoint_id`` is of the wrong type, or ``before`` has no
+                ``str`` ``checkpoint_id``.
+            TypeError: at the call: ``filter`` is not a dict, has a key that is
+                not a ``str`` or a value JSON can't hold, or ``limit`` is not an
+                ``int``.
+            ValueError: at the call: ``limit`` is negative, or a key of
+                ``config`` holds a NUL character or is longer than its column.
+            sqlalchemy.exc.DBAPIError: while iterating, the database's error,
+                once the retry rule (``runtime.retry``) gives up.
+        """
         return iter_pages(self._pager(config, filter, before, limit), self._run)
 
     def put(
@@ -182,8 +261,38 @@ class SQLAlchemySaver(SaverCore):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        """Store a checkpoint and the values of its changed channels, in one
-        transaction. Returns the config that points at it."""
+        """Store a checkpoint and the values of its changed channels.
+
+        Both are written in one transaction (or one statement). Values are
+        serialized before any connection is taken.
+
+        Args:
+            config: the thread and namespace to store in; its
+                ``checkpoint_id``, if any, is the new checkpoint's parent.
+            checkpoint: the checkpoint to store.
+            metadata: its metadata, merged with the config's extras and
+                stored as JSON.
+            new_versions: the channels whose values changed, with their new
+                versions; only those values are stored.
+
+        Returns:
+            The config that points at the stored checkpoint.
+
+        Raises:
+            InvalidConfigError: ``config`` has no ``configurable`` dict or no
+                ``thread_id`` in it, the ``thread_id`` is empty or not a
+                ``str``, ``int`` or ``UUID``, or ``checkpoint_ns`` or
+                ``checkpoint_id`` is not a ``str``.
+            TypeError: ``checkpoint`` is not a dict with a ``str`` ``id``, or
+                the metadata holds a value JSON can't hold.
+            ValueError: a key (the checkpoint ID, a channel name or version, a
+                key of ``config``) holds a NUL character or is longer than its
+                column.
+            PayloadTooLargeError: on MySQL/MariaDB, the write is larger than the
+                server's ``max_allowed_packet``; nothing is stored.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up.
+        """
         return self._run(self._put_job(config, checkpoint, metadata, new_versions))
 
     def put_writes(
@@ -193,23 +302,90 @@ class SQLAlchemySaver(SaverCore):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        """Store a task's writes for the checkpoint ``config`` names. Idempotent."""
+        """Store a task's pending writes for the checkpoint ``config`` names.
+
+        Idempotent: regular writes already stored are kept as they are, so a
+        replayed task changes nothing; special writes (errors, interrupts…)
+        overwrite, so the last one of a task wins.
+
+        Args:
+            config: names the thread, namespace and checkpoint
+                (``checkpoint_id`` is required).
+            writes: ``(channel, value)`` pairs, in order.
+            task_id: the task that made the writes.
+            task_path: the task's path in the graph.
+
+        Raises:
+            InvalidConfigError: ``config`` names no ``checkpoint_id``, or is
+                invalid as for ``get_tuple``.
+            ValueError: ``task_id``, ``task_path``, a channel name or a key of
+                ``config`` holds a NUL character or is longer than its column.
+            PayloadTooLargeError: on MySQL/MariaDB, the writes are larger than
+                the server's ``max_allowed_packet``; nothing is stored.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up.
+        """
         self._run(self._put_writes_job(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
-        """Delete every checkpoint, blob and write of a thread."""
+        """Delete every checkpoint, blob and write of a thread.
+
+        In one transaction. A thread with nothing stored is no error.
+
+        Args:
+            thread_id: the thread to delete.
+
+        Raises:
+            InvalidConfigError: ``thread_id`` is empty or not a ``str``,
+                ``int`` or ``UUID``.
+            ValueError: ``thread_id`` holds a NUL character.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up.
+        """
         self._run(self._delete_thread_job(thread_id))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        """Delete the checkpoints the given runs created, with their writes and
-        the blobs only they referenced."""
+        """Delete the checkpoints the given runs created.
+
+        With them go their writes and the blobs only they referenced; other
+        checkpoints of the same threads stay. The runs are found by the
+        ``run_id`` in the checkpoints' metadata, and all are deleted in one
+        transaction.
+
+        Args:
+            run_ids: the run IDs.
+
+        Raises:
+            TypeError: ``run_ids`` is a single string or not a sequence.
+            InvalidConfigError: a run ID is empty or not a ``str``, ``int`` or
+                ``UUID``.
+            ValueError: a run ID holds a NUL character.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up.
+        """
         if (job := self._delete_for_runs_job(run_ids)) is not None:
             self._run(job)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        """Copy a thread, every namespace, checkpoint, blob and write of it, to a
-        new thread ID. Raises ``ValueError`` if the target already has
-        checkpoints (nothing is overwritten)."""
+        """Copy a thread to a new thread ID.
+
+        Every namespace, checkpoint, blob and write of it is copied, in one
+        transaction. Nothing is overwritten: the target must have no
+        checkpoints. A source with nothing stored copies nothing.
+
+        Args:
+            source_thread_id: the thread to copy.
+            target_thread_id: the new thread ID.
+
+        Raises:
+            InvalidConfigError: either ID is empty or not a ``str``, ``int`` or
+                ``UUID``.
+            ValueError: the target already has checkpoints, or is the source;
+                or an ID holds a NUL character or is longer than its column.
+            sqlalchemy.exc.DBAPIError: the database's error. The copy is not
+                run again after a lost connection: had it been committed, a
+                second attempt would find the target taken.
+        """
         self._run(self._copy_thread_job(source_thread_id, target_thread_id))
 
     def prune(
@@ -219,14 +395,33 @@ class SQLAlchemySaver(SaverCore):
         strategy: str = "keep_latest",
         keep: int | None = None,
     ) -> None:
-        """Prune threads.
+        """Prune threads: delete their older checkpoints, or the threads whole.
 
         ``"keep_latest"`` keeps each namespace's latest checkpoint with its
         writes and blobs, and, for ``DeltaChannel`` threads, the ancestors its
         delta channels are rebuilt from; it deletes everything older.
         ``"keep_last"`` does the same keeping the ``keep`` latest checkpoints.
         Each thread is pruned in its own transaction, and a run writing
-        meanwhile loses nothing. ``"delete"`` deletes the threads whole.
+        meanwhile loses nothing. ``"delete"`` deletes the threads whole, all in
+        one transaction. The arguments are all checked before anything is
+        deleted.
+
+        Args:
+            thread_ids: the threads to prune.
+            strategy: ``"keep_latest"``, ``"keep_last"`` or ``"delete"``.
+            keep: how many checkpoints ``"keep_last"`` keeps per namespace;
+                only with that strategy.
+
+        Raises:
+            ValueError: ``strategy`` is unknown, ``"keep_last"`` comes without
+                a positive ``int`` ``keep``, or ``keep`` comes with another
+                strategy.
+            TypeError: ``thread_ids`` is a single string or not a sequence.
+            InvalidConfigError: a thread ID is empty or not a ``str``, ``int``
+                or ``UUID``.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up. Threads already pruned,
+                each in its own transaction, stay pruned.
         """
         for job in self._prune_jobs(thread_ids, strategy, keep):
             self._run(job)
@@ -239,14 +434,34 @@ class SQLAlchemySaver(SaverCore):
         keep: int | None = None,
         batch_size: int = 100,
     ) -> int:
-        """Prune every thread whose latest checkpoint is older than
-        ``older_than`` (a moment, or an age such as ``timedelta(days=30)``),
-        with the ``strategy`` of ``prune``. Threads go by in batches, each thread
-        in its own transaction: an interrupted sweep keeps what it did, and
-        running it again finishes the rest. Returns how many threads it pruned.
+        """Prune every thread whose latest checkpoint is older than ``older_than``.
+
+        Threads go by in batches, with the ``strategy`` of ``prune``: each
+        batch is found in its own transaction, then pruned as ``prune`` prunes
+        it (``"delete"``: the batch's threads in one transaction; the other
+        strategies: each thread in its own). An interrupted sweep keeps what
+        it did, and running it again finishes the rest.
 
         Ages come from the checkpoint IDs, which LangGraph makes time-ordered
         (UUIDv6), so the sweep needs no timestamp column and no JSON parsing.
+
+        Args:
+            older_than: a moment (a naive ``datetime`` is taken as UTC), or an
+                age such as ``timedelta(days=30)``.
+            strategy: as for ``prune``; by default the threads are deleted.
+            keep: as for ``prune``.
+            batch_size: how many stale threads are found, and pruned, at a time.
+
+        Returns:
+            How many threads it pruned.
+
+        Raises:
+            TypeError: ``older_than`` is not a ``datetime`` or ``timedelta``.
+            ValueError: ``batch_size`` is not a positive ``int``, or
+                ``strategy`` and ``keep`` are refused as by ``prune``.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up. What was pruned before
+                stays pruned.
         """
         sweep = self._sweep(older_than, batch_size)
         self._prune_jobs([], strategy, keep)  # check the arguments up front
@@ -260,8 +475,33 @@ class SQLAlchemySaver(SaverCore):
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        """Per channel, the writes since its last stored value (``seed``),
-        oldest first, read with a few queries per thousand ancestors."""
+        """Per channel, the writes since its last stored value.
+
+        What a ``DeltaChannel`` is rebuilt from: the writes, oldest first,
+        since the checkpoint that holds the channel's last stored value
+        (``seed``), read with a few queries per thousand ancestors.
+
+        Args:
+            config: names the thread, namespace and, optionally, the checkpoint
+                (its namespace's latest without one).
+            channels: the channels to read; none returns ``{}`` at once,
+                without checking ``config``.
+
+        Returns:
+            For each channel, ``{"writes": [...]}`` and its ``"seed"`` where
+            there is one; no writes for any when the namespace has no
+            checkpoint.
+
+        Raises:
+            InvalidConfigError: ``config`` has no ``configurable`` dict or no
+                ``thread_id`` in it, the ``thread_id`` is empty or not a
+                ``str``, ``int`` or ``UUID``, or ``checkpoint_ns`` or
+                ``checkpoint_id`` is not a ``str``.
+            ValueError: a key holds a NUL character, or is longer than its
+                column (every database but PostgreSQL bounds the key columns).
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up.
+        """
         if not channels:
             return {}
         return self._run(self._delta_history_job(config, channels))
