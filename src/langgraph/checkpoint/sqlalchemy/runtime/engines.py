@@ -23,7 +23,7 @@ from langgraph.checkpoint.sqlalchemy.runtime.private_api import (
 )
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine.url import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
@@ -100,6 +100,8 @@ def check_transactions(
         level = engine.dialect._on_connect_isolation_level
     elif level is None and connection is not None:
         level = _autocommit_level(connection)
+    elif level is None and isinstance(bind, Engine):
+        level = _engine_autocommit_level(bind)
     if level == "AUTOCOMMIT":
         raise ValueError(
             "this engine (or connection) autocommits every statement "
@@ -110,6 +112,17 @@ def check_transactions(
             "(it shares the pool), or use from_url; the saver autocommits "
             "its one-statement calls by itself."
         )
+
+
+def _engine_autocommit_level(engine: Engine) -> str | None:
+    """:func:`_autocommit_level` of one of ``engine``'s connections: the
+    public route's one checkout, at construction. A database not up yet is
+    no reason to refuse the saver: the check is then skipped."""
+    try:
+        with engine.connect() as probe:
+            return _autocommit_level(probe)
+    except DBAPIError:
+        return None
 
 
 def _autocommit_level(connection: Connection) -> str | None:

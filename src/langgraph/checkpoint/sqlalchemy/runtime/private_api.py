@@ -13,9 +13,10 @@ Where a check fails, the callers take the public route: slower, never wrong.
   ``Connection.execute`` / ``Connection.exec_driver_sql``.
 - ``Dialect._on_connect_isolation_level``: the ``isolation_level`` an engine
   was created with, to refuse engines that autocommit (:mod:`.engines`). Public
-  route: ask a connection handed to the saver (SQLAlchemy 2.1's
-  ``Dialect.detect_autocommit_setting``); an engine then goes unchecked,
-  since asking it would mean checking a connection out.
+  route: ask the connection handed to the saver, or one connection of a
+  sync engine, once at construction (SQLAlchemy 2.1's
+  ``Dialect.detect_autocommit_setting``); an ``AsyncEngine`` goes unchecked
+  there, since a constructor cannot await a connection.
 - SQLAlchemy's await protocol, which the async saver's reused greenlets
   follow (:mod:`.greenlet`). Public route: ``sqlalchemy.util.greenlet_spawn``, a
   new greenlet per call. SQLAlchemy 2.0.30 and older only run ``await_only``

@@ -192,9 +192,11 @@ def prune_jobs(thread_ids: Sequence[str], keep: int | None) -> list[Job[None]]:
 
 
 class Sweep:
-    """Finds stale threads a batch at a time, in thread ID order: each batch
-    and each thread's pruning is its own transaction, so a sweep that stops
-    halfway has done what it did, and running it again finishes the job."""
+    """Finds stale threads a batch at a time, in thread ID order. Each batch
+    is found in a transaction of its own and pruned in others (one per thread
+    for ``keep_latest``/``keep_last``, one for the whole batch for
+    ``delete``), so a sweep that stops halfway has done what it did, and
+    running it again finishes the job."""
 
     def __init__(self, cutoff_id: str, batch_size: int) -> None:
         self.cutoff_id = cutoff_id
