@@ -21,7 +21,6 @@ bad usage.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,7 +37,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from langgraph.checkpoint.sqlalchemy.cli._common import CliError, mask_url
+from langgraph.checkpoint.sqlalchemy.cli._common import CliError, Output, mask_url
 from langgraph.checkpoint.sqlalchemy.transfer import (
     SourceInfo,
     TransferError,
@@ -53,7 +52,8 @@ __all__ = ["migrate_alias", "transfer_command"]
 
 class _Bar:
     """A rich progress bar on stderr, shown on a terminal only: threads copied,
-    then threads verified."""
+    then threads verified, with the checkpoints copied so far (two phases and
+    a count, which ``Output.progress``'s one bar does not have)."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
         self._progress = Progress(
@@ -187,8 +187,7 @@ def transfer_command(
     can simply be started again.
     """
     _check_usage(source, target)
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False, width=None if Console().is_terminal else 200)
+    out = Output(as_json)
     only = list(threads) or None
     try:
         info: SourceInfo = inspect_source(source, schema=from_schema, thread_ids=only)
@@ -201,7 +200,7 @@ def transfer_command(
             )
         elif not (yes or dry_run):
             raise click.UsageError("--json without --dry-run needs --yes")
-        bar = _Bar(err, enabled=err.is_terminal and not as_json)
+        bar = _Bar(out.err, enabled=out.err.is_terminal and not as_json)
         with bar.running():
             report = transfer(
                 source,
@@ -218,9 +217,9 @@ def transfer_command(
         # line (or, with --debug, with their traceback).
         raise CliError(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(_jsonable(report, info), indent=2, ensure_ascii=False))
+        out.emit_json(_jsonable(report, info))
     else:
-        _summary(report, out)
+        _summary(report, out.console)
     if not report.ok:
         raise click.exceptions.Exit(1)
 
