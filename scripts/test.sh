@@ -19,8 +19,11 @@ fi
 # pyenv's; without one, the default python3 (said, not hidden).
 python_310() {
     local candidate
-    for candidate in "$(command -v python3.10 || true)" "$HOME"/.pyenv/versions/3.10.*/bin/python; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+    # pyenv's own build first: its python3.10 shim on PATH fails unless 3.10
+    # is the active version. Each candidate must really run as 3.10.
+    for candidate in "$HOME"/.pyenv/versions/3.10.*/bin/python "$(command -v python3.10 || true)"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ] \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
             echo "$candidate"
             return
         fi
