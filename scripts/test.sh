@@ -33,7 +33,7 @@ case "$deps" in
     newest)
         venv=.venv
         python=python3
-        install=(-e ".[test,test-official,lint]")
+        install=(-e ".[test,test-official,test-server,lint]")
         ;;
     lowest)
         venv=.venv-lowest
