@@ -15,7 +15,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite: every backend, sync and async (starts its own databases)."""
-    session.install("-e", ".[test,test-official]")
+    session.install("-e", ".[test,test-official,test-server]")
     session.run("pytest", *session.posargs)
 
 

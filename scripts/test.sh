@@ -36,7 +36,7 @@ case "$deps" in
     newest)
         venv=.venv
         python=python3
-        install=(-e ".[test,test-official,lint]")
+        install=(-e ".[test,test-official,test-server,lint]")
         ;;
     lowest)
         venv=.venv-lowest
