@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 from greenlet import getcurrent
 
-from langgraph.checkpoint.sqlalchemy.runtime.greenlet import run_in_greenlet
+from langgraph.checkpoint.sqlalchemy.runtime.greenlet import (
+    REUSES_GREENLETS,
+    run_in_greenlet,
+)
 
 try:
     from sqlalchemy.util import await_
@@ -39,12 +42,14 @@ def _sync_add(a: int, b: int) -> int:
     return int(await_(_echo(a, 0.001))) + int(await_(_echo(b)))
 
 
-@pytest.mark.fast_path
 async def test_returns_what_the_sync_code_returns_and_reuses_its_greenlet() -> None:
+    """A greenlet is reused where SQLAlchemy follows the await protocol we
+    rely on; elsewhere (SQLAlchemy 2.0.30, or the public routes forced) each
+    call gets SQLAlchemy's own new one, and the result is the same."""
     assert await run_in_greenlet(_sync_add, 2, 3) == 5
     first = await run_in_greenlet(getcurrent)
     second = await run_in_greenlet(getcurrent)
-    assert first is second
+    assert (first is second) is REUSES_GREENLETS
     assert first is not getcurrent()
 
 
