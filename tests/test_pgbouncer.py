@@ -197,13 +197,15 @@ def test_server_sessions_terminated_mid_run(
         finally:
             engine.dispose()
 
-    with SQLAlchemySaver.from_url(pgbouncer_url) as saver:
-        saver.setup()  # before the faults: setup() is not what is under test
     killer = threading.Thread(target=terminate)
-    killer.start()
+    # The faults start once the saver has set up and reached the database:
+    # setup() is not what is under test, and a database never reached (a
+    # first connection that fails) is, by the retry rule, an error at once.
     try:
         if run == "sync":
             with SQLAlchemySaver.from_url(pgbouncer_url) as saver:
+                saver.setup()
+                killer.start()
                 graph = _counter(saver, until=2)
                 for thread in range(3):
                     config = {"configurable": {"thread_id": f"kill-{thread}"}}
@@ -213,6 +215,8 @@ def test_server_sessions_terminated_mid_run(
 
             async def arun() -> None:
                 async with AsyncSQLAlchemySaver.from_url(pgbouncer_url) as saver:
+                    await saver.setup()
+                    killer.start()
                     graph = _counter(saver, until=2)
 
                     async def one(thread: int) -> None:
@@ -225,7 +229,8 @@ def test_server_sessions_terminated_mid_run(
             asyncio.run(arun())
     finally:
         stop.set()
-        killer.join()
+        if killer.is_alive():
+            killer.join()
     assert killed  # the faults happened
     prefix = "kill" if run == "sync" else "akill"
     with SQLAlchemySaver.from_url(pgbouncer_url) as saver:
