@@ -68,7 +68,8 @@ fi
 
 # Database servers come from the machine: install PostgreSQL's binaries when
 # they are missing and we may (root with apt-get), so one command is enough.
-# (MariaDB likewise.)
+# (MariaDB likewise, and PgBouncer, which the postgres-pgbouncer backend puts
+# in front of the PostgreSQL server.)
 have_postgres() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
     # pg_config alone proves nothing: Debian's libpq-dev ships one with no server.
@@ -80,6 +81,9 @@ if ! have_postgres && [ -z "${TEST_POSTGRES_URL:-}" ]; then
 fi
 if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ] && [ -z "${TEST_MARIADB_URL:-}" ]; then
     missing+=(mariadb-server-core mariadb-client-core)
+fi
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+    missing+=(pgbouncer)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

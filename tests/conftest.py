@@ -7,7 +7,9 @@ statements meant for dialects without a native upsert), ``sqlite-one-connection`
 calls), ``postgres`` (see
 ``servers/postgres.py`` for where the server comes from; under ``CI=true`` a
 missing server fails the run instead of skipping), ``postgres-one-connection``
-(the same server through a one-connection engine) and ``mariadb``.
+(the same server through a one-connection engine), ``postgres-pgbouncer``
+(the same database through PgBouncer in transaction pooling mode, with a
+plain URL; see ``servers/pgbouncer.py``) and ``mariadb``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ BACKENDS = [
     "sqlite-one-connection",
     "postgres",
     "postgres-one-connection",
+    "postgres-pgbouncer",
     "mariadb",
 ]
 
@@ -146,6 +149,21 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def pgbouncer_url(postgres_url: str) -> Iterator[str]:
+    """The database of ``postgres_url`` through a PgBouncer in transaction
+    pooling mode that lives for the session."""
+    from servers.pgbouncer import pgbouncer_server
+
+    try:
+        with pgbouncer_server(postgres_url) as pooler:
+            yield pooler.url
+    except RuntimeError as exc:  # no pgbouncer binary
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PgBouncer available: {exc}")
+
+
+@pytest.fixture(scope="session")
 def mariadb_url() -> Iterator[str]:
     """A database on a MariaDB server that lives for the session."""
     from servers.mariadb import fresh_database, mariadb_server
@@ -183,6 +201,10 @@ def make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
         if name == "postgres":
             return Backend(name, url, url)
         return Backend(name, url, url, engine_kwargs={"poolclass": StaticPool})
+    if name == "postgres-pgbouncer":
+        _empty_tables(request.getfixturevalue("postgres_url"))
+        url = request.getfixturevalue("pgbouncer_url")
+        return Backend(name, url, url)
     if name == "mariadb":
         url = request.getfixturevalue("mariadb_url")
         _empty_tables(url)

@@ -31,6 +31,7 @@ EXPLICIT_BEGIN = {
     "sqlite-one-connection": "BEGIN IMMEDIATE",
     "postgres": "BEGIN",
     "postgres-one-connection": "BEGIN",
+    "postgres-pgbouncer": "BEGIN",
 }
 # Backends where get_tuple and put_writes are one statement (MySQL/MariaDB
 # reads the writes apart; the portable mode reads before it writes).
@@ -40,6 +41,7 @@ ONE_STATEMENT_HOT_PATH = {
     "sqlite-one-connection",
     "postgres",
     "postgres-one-connection",
+    "postgres-pgbouncer",
 }
 
 

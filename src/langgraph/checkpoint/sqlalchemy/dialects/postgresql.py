@@ -6,8 +6,10 @@ blobs ride along as a writable CTE. Metadata filters are JSONB containment
 ``jsonb_each_text``, one ``LATERAL`` lookup per channel. Key columns are
 ``TEXT``: no length check. ``setup()`` takes a transaction-scoped advisory
 lock. Engines on psycopg (3) autocommit at the driver and send ``BEGIN``
-themselves, and ask for binary results. A deadlock or serialization failure
-(SQLSTATE ``40P01``/``40001``) is a lost race.
+themselves, and ask for binary results, and turn psycopg's automatic
+prepared statements off behind a connection pooler (PgBouncer in transaction
+mode: see ``_unprepared_behind_a_pooler``). A deadlock or serialization
+failure (SQLSTATE ``40P01``/``40001``) is a lost race.
 """
 
 from __future__ import annotations
@@ -162,6 +164,12 @@ class PostgreSQLOps(DialectOps):
         super().tune_engine(engine, url, options)
         if _begins_explicitly(url) and options.get("isolation_level") == "AUTOCOMMIT":
             event.listen(engine, "begin", _begin)
+        if _begins_explicitly(url) and "prepare_threshold" not in (
+            options.get("connect_args") or {}
+        ):
+            # A caller who set prepare_threshold has decided; otherwise each
+            # new connection finds out whether a pooler sits in between.
+            event.listen(engine, "connect", _unprepared_behind_a_pooler)
 
     @staticmethod
     def in_transaction(driver_connection: Any) -> bool:
@@ -189,6 +197,47 @@ def _begins_explicitly(url: URL) -> bool:
     transaction status, not by its autocommit flag, so SQLAlchemy's
     commit/rollback still end a transaction that a plain BEGIN started."""
     return url.get_driver_name() in _PSYCOPG
+
+
+def _unprepared_behind_a_pooler(dbapi_connection: Any, _record: Any) -> None:
+    """Turn psycopg's automatic prepared statements off on a new connection
+    that reaches PostgreSQL through a connection pooler.
+
+    psycopg prepares a statement on the server once it has run it
+    ``prepare_threshold`` times (5) on a connection, and from then on runs
+    it by name (``_pg3_0``, ``_pg3_1``…). A prepared statement lives in one
+    server session, and a pooler in transaction mode (PgBouncer before
+    1.21, and later ones unless ``max_prepared_statements`` is set) hands each
+    transaction of a client whichever server session is free: the name is
+    then missing there, or already taken by another client's statement
+    (``DuplicatePreparedStatement``), or, worst, names *another* client's
+    statement of the same parameters, which would run in place of ours. So
+    this cannot wait for an error: it must be known before psycopg's first
+    prepare, when the connection is made.
+
+    The sign: the backend PID the server announced at connect (BackendKeyData,
+    ``info.backend_pid``) is not the PID of the session that answers. A pooler
+    must announce one of its own (it is the key a cancel request is sent
+    with, and the pooler forwards it to whichever session is busy), and no
+    parameter it reports tells it apart (PgBouncer forwards the server's).
+    The cost: one round trip per new connection (the pool reuses them), none
+    per statement; a direct connection keeps its prepared statements.
+    """
+    # The async adapter keeps psycopg's AsyncConnection beside it; its
+    # cursor runs the query in this greenlet, as every statement does.
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT pg_backend_pid()")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if driver.info.transaction_status != _PSYCOPG_IDLE:
+        # Not yet in autocommit (the caller's isolation level): end the
+        # transaction the query began, as a fresh connection has none.
+        dbapi_connection.rollback()
+    if row is None or row[0] != driver.info.backend_pid:
+        driver.prepare_threshold = None
 
 
 def _psycopg_binary(cursor: Any) -> None:
