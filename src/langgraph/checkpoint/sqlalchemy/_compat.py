@@ -5,8 +5,11 @@ introduced some names we use, because an app that pins ``langgraph`` pins an
 older ``langgraph-checkpoint`` with it and pip keeps the one installed. Where
 a name is missing, its meaning is small enough to state here:
 
-- ``writes_sort_key`` (4.3): the order a super-step applies its tasks' writes,
-  a plain ``(task_path, task_id, idx)`` key.
+- ``writes_sort_key`` (4.3): the order in which pending writes come back, a
+  plain ``(task_path, task_id, idx)`` key. From 4.3 on it is also the order
+  LangGraph applies a super-step's writes in; with 4.1 and 4.2 LangGraph
+  applied one step's Send tasks in creation order, which nothing stores, so
+  a delta history replayed there can order those writes differently.
 - ``DeltaChannelHistory`` and ``_DeltaSnapshot`` (4.1, with ``DeltaChannel``):
   under 4.0 no channel is a delta channel, so no value is ever a snapshot and
   no caller asks for a delta history; the names only need to exist.
