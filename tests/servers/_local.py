@@ -129,6 +129,17 @@ class LocalServer:
         self.stop()
         self.start()
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[LocalServer]:
+        """Started (with the log's tail in the error if it never answers),
+        and stopped on the way out, a failed start included: a process that
+        never answered may still be running."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
+
 
 def stop(
     process: subprocess.Popen[bytes], timeout: float = 15.0, sig: int = signal.SIGTERM

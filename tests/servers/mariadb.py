@@ -91,11 +91,8 @@ def _local_server(server_bin: Path, install: Path) -> Iterator[LocalServer]:
             lambda: _accepts(port),
             stop_timeout=5,
         )
-        server.start()
-        try:
+        with server.running():
             yield server
-        finally:
-            server.stop()
 
 
 @contextlib.contextmanager

@@ -100,12 +100,5 @@ def pgbouncer_server(postgres_url: str) -> Iterator[LocalServer]:
             stop_signal=signal.SIGTERM,  # immediate; SIGINT waits on clients
             owner=owner,
         )
-        try:
-            server.start()  # raises with the log's tail if it never answers
-        except BaseException:
-            server.stop()
-            raise
-        try:
+        with server.running():
             yield server
-        finally:
-            server.stop()

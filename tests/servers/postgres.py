@@ -174,15 +174,8 @@ def _local_cluster(bindir: Path) -> Iterator[LocalServer]:
             stop_signal=signal.SIGINT,  # "fast" shutdown: no waiting on clients
             owner=owner,
         )
-        try:
-            server.start()  # raises with the log's tail if it never answers
-        except BaseException:
-            server.stop()
-            raise
-        try:
+        with server.running():
             yield server
-        finally:
-            server.stop()
 
 
 @contextlib.contextmanager
