@@ -12,7 +12,6 @@ and that is what is under test.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,34 +19,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from outside import run_outside
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Settings of the shell running the tests that the quick start must not see:
-# another virtual environment, or a database URL or model key of the caller's.
-_FOREIGN = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "VIRTUAL_ENV",
-    "CHECKPOINT_URL",
-    "LANGGRAPH_CHECKPOINT_URL",
-    "OPENAI_API_KEY",
-)
+# a database URL or model key of the caller's.
+_CALLERS = ("CHECKPOINT_URL", "LANGGRAPH_CHECKPOINT_URL", "OPENAI_API_KEY")
 
 
 def _run(*args: str | Path, cwd: Path, timeout: float) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env={k: v for k, v in os.environ.items() if k not in _FOREIGN},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
-    )
-    return result.stdout
+    return run_outside(*args, cwd=cwd, timeout=timeout, drop=_CALLERS)
 
 
 def _fresh_clone(into: Path) -> Path:

@@ -12,9 +12,7 @@ migrations while the released path, through the sdist, dropped them.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import textwrap
@@ -23,42 +21,20 @@ from pathlib import Path
 
 import pytest
 
+from outside import run_outside
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "langgraph/checkpoint/sqlalchemy"
 VERSIONS = sorted(
     p.name for p in (REPO / "src" / PACKAGE / "migrations" / "versions").glob("*.py")
 )
 
-# Variables that would point a child interpreter at this environment instead
-# of the clean one under test.
-_LEAKY = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSAFEPATH")
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _LEAKY}
-
-
-def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
-    )
-    return result.stdout
-
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder ``python -m build`` wrote the sdist and the wheel to."""
     out = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "build", "--outdir", out, REPO, cwd=out)
+    run_outside(sys.executable, "-m", "build", "--outdir", out, REPO, cwd=out)
     return out
 
 
@@ -167,14 +143,14 @@ def test_the_artifact_installs_and_keeps_a_checkpoint(
 ) -> None:
     artifact = _only(dist, "*.whl" if kind == "wheel" else "*.tar.gz")
     venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    run_outside(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python = venv / "bin" / "python"
     # The base install is all SQLite needs: no extras.
-    _run(python, "-m", "pip", "install", "-q", artifact, cwd=tmp_path)
+    run_outside(python, "-m", "pip", "install", "-q", artifact, cwd=tmp_path)
     work = tmp_path / "work"
     work.mkdir()
     (work / "round_trip.py").write_text(ROUND_TRIP, encoding="utf-8")
-    out = _run(python, "round_trip.py", cwd=work, timeout=120)
+    out = run_outside(python, "round_trip.py", cwd=work, timeout=120)
     assert f"round trip from {venv.resolve()}" in out
     assert (work / "x.db").is_file()
 
@@ -187,6 +163,6 @@ def test_mkdocs_output_is_ignored_by_git(tmp_path: Path) -> None:
     shutil.copy(REPO / ".gitignore", tmp_path / ".gitignore")
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<html></html>", encoding="utf-8")
-    _run(git, "init", "-q", ".", cwd=tmp_path)
+    run_outside(git, "init", "-q", ".", cwd=tmp_path)
     # check-ignore exits 0 only when the path is ignored.
-    _run(git, "check-ignore", "-q", "site/index.html", cwd=tmp_path)
+    run_outside(git, "check-ignore", "-q", "site/index.html", cwd=tmp_path)
