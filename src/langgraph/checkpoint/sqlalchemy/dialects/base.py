@@ -493,6 +493,18 @@ READ_ONLY = "langgraph_checkpoint_read_only"
 _BEGIN_LISTENERS: list[Callable[[Connection], None]] = []
 
 
+def first_row(dbapi_connection: Any, sql: str) -> Any:
+    """The first row of ``sql`` on a raw DBAPI connection, for the
+    per-connection probes of ``connect`` listeners (no SQLAlchemy
+    ``Connection`` exists yet there)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
 def begin_listener(writer_begin: str) -> Callable[[Connection], None]:
     """A ``begin`` listener for an engine whose connections autocommit at the
     driver: it sends ``writer_begin`` for a read-write transaction, ``BEGIN``

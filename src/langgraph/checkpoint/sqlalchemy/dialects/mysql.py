@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from langgraph.checkpoint.sqlalchemy._validate import PayloadTooLargeError
 from langgraph.checkpoint.sqlalchemy.dialects.base import (
     DialectOps,
+    first_row,
     key_names,
     register,
 )
@@ -188,12 +189,7 @@ def watch_packet_limit(engine: Engine) -> None:
 
 
 def _read_packet_limit(dbapi_connection: Any, record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT @@max_allowed_packet")
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    row = first_row(dbapi_connection, "SELECT @@max_allowed_packet")
     if row and row[0] is not None:
         record.info[_PACKET_LIMIT_INFO] = int(row[0])
 

@@ -23,6 +23,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     DialectOps,
     SubPlan,
     begin_listener,
+    first_row,
     key_names,
     on_conflict,
     register,
@@ -226,12 +227,7 @@ def _unprepared_behind_a_pooler(dbapi_connection: Any, _record: Any) -> None:
     # The async adapter keeps psycopg's AsyncConnection beside it; its
     # cursor runs the query in this greenlet, as every statement does.
     driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT pg_backend_pid()")
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    row = first_row(dbapi_connection, "SELECT pg_backend_pid()")
     if driver.info.transaction_status != _PSYCOPG_IDLE:
         # Not yet in autocommit (the caller's isolation level): end the
         # transaction the query began, as a fresh connection has none.
