@@ -519,7 +519,7 @@ def begin_listener(writer_begin: str) -> Callable[[Connection], None]:
             # SQLAlchemy's documented recipe for a BEGIN of one's own.
             conn.exec_driver_sql(begin)
             return
-        # On the cursor, as the hot statements run (see _compiled): a full
+        # On the cursor, as the hot statements run (see runtime.compiled): a full
         # execution would cost more than the BEGIN itself. _cursor_execute
         # keeps SQLAlchemy's error wrapping ("database is locked" and all).
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -716,7 +716,7 @@ def lost_a_race(error: DBAPIError) -> bool:
 
 def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:
     """How to ask a DBAPI cursor for results in the binary format, for the
-    hot statements (``_compiled``), or None where the driver has no choice
+    hot statements (``runtime.compiled``), or None where the driver has no choice
     (text results are as correct, only slower)."""
     for kind in _registered():
         setup = kind.binary_results(dialect.driver)

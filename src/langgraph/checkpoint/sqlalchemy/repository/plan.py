@@ -28,7 +28,7 @@ class Execute:
 
     ``hot``: the statement is a long-lived object (module-level or from a
     cached builder), which the driver may compile once and run on the DBAPI
-    cursor (:mod:`._compiled`). Its result is then a list of named tuples
+    cursor (``runtime.compiled``). Its result is then a list of named tuples
     with ``first()``/``scalar()``/``all()``, not a ``Result``."""
 
     statement: Executable
@@ -52,18 +52,18 @@ class Job(Generic[T]):
     """A plan and how to run it.
 
     Attributes:
-        make: builds a fresh plan (a retry needs a new generator).
+        new_plan: builds a fresh plan (a retry needs a new generator).
         autocommit: the plan is a single statement, atomic by itself, so it
             runs without BEGIN/COMMIT: two round trips saved on a network.
         retry: the plan is idempotent, so it is run again when an attempt
             lost its connection (a restarted server), a bounded number of
-            times with backoff (:data:`RETRY_DELAYS`): the pool has been
+            times with backoff (``runtime.retry.RETRY_DELAYS``): the pool has been
             invalidated by then and hands out fresh connections.
         read_only: the plan only reads, so its transaction need not take
             the locks of a writer (SQLite: a deferred BEGIN).
     """
 
-    make: Callable[[], Plan[T]]
+    new_plan: Callable[[], Plan[T]]
     autocommit: bool = False
     retry: bool = True
     read_only: bool = False

@@ -294,7 +294,7 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
         turn = self.writer_turn(job)
         with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True
-            return run(job.make(), conn, self.options, self.statements)
+            return run(job.new_plan(), conn, self.options, self.statements)
 
     def run(self, job: Job[T], *, contended: bool = False) -> T:
         """Run ``job``, again where the retry rule says so.
@@ -372,7 +372,7 @@ class AsyncRunner(RunnerBase[AsyncEngine, AsyncConnection, asyncio.Lock]):
                     return await run_in_greenlet(self.in_one_greenlet.attempt, job)
             async with self.transaction(job) as conn:
                 self.reached = True
-                return await arun(job.make(), conn, self.options, self.statements)
+                return await arun(job.new_plan(), conn, self.options, self.statements)
 
     async def release(self) -> None:
         """Close the connections kept open between jobs, if any."""
