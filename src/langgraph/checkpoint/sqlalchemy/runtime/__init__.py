@@ -10,6 +10,8 @@
 - ``compiled``: the hot statements, compiled once and run on the DBAPI cursor.
 - ``greenlet``: the async runner's way into the sync driver, on reused
   greenlets.
+- ``sweeper``: TTL sweeps on a schedule, a thread or an asyncio task, for
+  the savers and the store alike.
 - ``private_api``: the private SQLAlchemy API the last two lean on, checked
   once (the public route otherwise).
 
