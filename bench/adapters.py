@@ -74,9 +74,11 @@ async def _ours_async(place: str, pool_size: int | None) -> AsyncIterator[Any]:
     from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 
     url = place if "://" in place else f"sqlite:///{place}"
-    kwargs: dict[str, Any] = (
+    kwargs: dict[str, Any] | None = (
         {"poolclass": StaticPool}
         if pool_size is None
+        else None
+        if pool_size == DEFAULT_POOL
         else {"pool_size": pool_size, "max_overflow": 0}
     )
     async with AsyncSQLAlchemySaver.from_url(url, engine_kwargs=kwargs) as saver:
@@ -103,15 +105,26 @@ def ours(backend: str, *, one_connection: bool = False) -> Variant:
     )
 
 
+# ``ours_async(DEFAULT_POOL)``: from_url's own pool, as a user gets it.
+DEFAULT_POOL = -1
+
+
 def ours_async(pool_size: int | None, backend: str = POSTGRES) -> Variant:
     """Our async saver from ``from_url`` on a pool of ``pool_size``, or with
-    None on one kept connection (``StaticPool``): psycopg on PostgreSQL,
-    aiosqlite on a SQLite file."""
+    None on one kept connection (``StaticPool``), or with ``DEFAULT_POOL``
+    on its default pool: psycopg on PostgreSQL, aiosqlite on a SQLite file."""
     where = "PG" if backend == POSTGRES else "SQLite"
-    form = "1 connection" if pool_size is None else f"pool {pool_size}"
+    form = (
+        "1 connection"
+        if pool_size is None
+        else "default pool"
+        if pool_size == DEFAULT_POOL
+        else f"pool {pool_size}"
+    )
     return Variant(
         key=f"ours_async_{'pg' if backend == POSTGRES else backend}"
-        + ("_conn" if pool_size is None else ""),
+        + ("_conn" if pool_size is None else "")
+        + ("_default" if pool_size == DEFAULT_POOL else ""),
         label=f"ours AsyncSQLAlchemySaver {where} ({form})",
         side="ours",
         backend=backend,
@@ -193,7 +206,7 @@ def official_pg_pool(size: int) -> Variant:
 
 def official_pg_async_pool(size: int) -> Variant:
     return Variant(
-        key="official_async_pg_pool",
+        key=f"official_async_pg_pool_{size}",
         label=f"AsyncPostgresSaver (AsyncConnectionPool {size})",
         side="official",
         backend=POSTGRES,

@@ -10,6 +10,7 @@ from bench.scenarios import (
     async_sqlite,
     concurrent,
     deep_thread,
+    durability,
     list_filter,
     round_trips,
     storage,
@@ -21,6 +22,7 @@ SCENARIOS: dict[str, ModuleType] = {
     for module in (
         superstep,
         agent_turn,
+        durability,
         list_filter,
         deep_thread,
         concurrent,

@@ -11,13 +11,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bench.adapters import official_pg_async_pool, ours_async
+from bench.adapters import DEFAULT_POOL, official_pg_async_pool, ours_async
 from bench.harness import Arm, SaverSet, alternate, compare
 from bench.plans import adrive
 from bench.report import Row
 from bench.settings import Context
 from bench.workload import seed_thread, superstep
 
+# psycopg_pool's documented default size (min_size=4, max_size=min_size).
+PSYCOPG_POOL_DEFAULT = 4
 NAME = "concurrent"
 TITLE = "32 asyncio tasks doing supersteps at once (async savers, same pool size)"
 
@@ -45,8 +47,11 @@ def concurrent_round(
 def run(ctx: Context) -> list[Row]:
     s = ctx.settings
     mine, theirs = ours_async(s.pool_size), official_pg_async_pool(s.pool_size)
+    mine_default = ours_async(DEFAULT_POOL)
+    theirs_default = official_pg_async_pool(PSYCOPG_POOL_DEFAULT)
+    variants = [mine, theirs, mine_default, theirs_default]
     threads = [f"task-{i:03d}" for i in range(s.concurrent_tasks)]
-    with SaverSet(ctx.env, "concurrent", [mine, theirs]) as savers:
+    with SaverSet(ctx.env, "concurrent", variants) as savers:
         arms = []
         for o in savers.opened.values():
             for thread in threads:
@@ -69,5 +74,17 @@ def run(ctx: Context) -> list[Row]:
             "async_throughput",
             note=f"supersteps per second, {s.concurrent_steps} per task per round; "
             "above 1x means ours does more",
-        )
+        ),
+        Row.compared(
+            NAME,
+            f"{s.concurrent_tasks} tasks: ours (default pool) vs {theirs_default.label}",
+            "ops/s",
+            compare(
+                samples[mine_default.key]["throughput"],
+                samples[theirs_default.key]["throughput"],
+            ),
+            "async_throughput",
+            note="each package's default: from_url's pool against psycopg_pool's "
+            "documented default size",
+        ),
     ]

@@ -262,7 +262,11 @@ class DialectOps:
         if n == 1:
             return Execute(self.insert_statement(table, update), rows[0], hot=True)
         if n <= VALUES_ROWS and all(tuple(r) == columns for r in rows):
-            params = {f"{c}_{i}": r[c] for i, r in enumerate(rows) for c in columns}
+            params = {
+                name: r[c]
+                for r, names in zip(rows, _row_names(columns, n), strict=True)
+                for c, name in zip(columns, names, strict=True)
+            }
             return Execute(
                 self.insert_statement(table, update, columns, n), params, hot=True
             )
@@ -460,6 +464,12 @@ def _insert_statement(
     return kind.on_key_exists(stmt, table, update)
 
 
+@functools.lru_cache(maxsize=8 * VALUES_ROWS)
+def _row_names(columns: tuple[str, ...], rows: int) -> tuple[tuple[str, ...], ...]:
+    """The parameter names :func:`with_rows` binds, row by row."""
+    return tuple(tuple(f"{c}_{i}" for c in columns) for i in range(rows))
+
+
 def with_rows(stmt: Any, table: Table, columns: tuple[str, ...], rows: int) -> Any:
     """``stmt`` (an INSERT) with ``rows`` rows of ``columns`` as a ``VALUES``
     list bound as ``{column}_{i}``; as it is when ``rows`` is 0."""
@@ -467,8 +477,11 @@ def with_rows(stmt: Any, table: Table, columns: tuple[str, ...], rows: int) -> A
         return stmt
     return stmt.values(
         [
-            {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns}
-            for i in range(rows)
+            {
+                c: bindparam(name, type_=table.c[c].type)
+                for c, name in zip(columns, names, strict=True)
+            }
+            for names in _row_names(columns, rows)
         ]
     )
 

@@ -102,14 +102,13 @@ class PostgreSQLOps(DialectOps):
             )
             return
         # Columns the two share (the thread and namespace) must agree.
-        shared = tuple(c.name for c in first.columns if c.name in row)
-        unshared = [c.name for c in first.columns if c.name not in shared]
+        shared, unshared, names = _first_columns(first, tuple(row))
         params = dict(row)
         n = len(first_rows)
         if n <= VALUES_ROWS:
             for i, r in enumerate(first_rows):
-                for c in unshared:
-                    params[f"first_{c}_{i}"] = r[c]
+                for c, name in zip(unshared, names[i], strict=True):
+                    params[name] = r[c]
         else:
             n = 0  # one array per column instead
             for c in unshared:
@@ -247,6 +246,19 @@ def _psycopg_binary(cursor: Any) -> None:
     raw = getattr(cursor, "_cursor", cursor)  # inside the async adapter
     if isinstance(raw, (psycopg.Cursor, psycopg.AsyncCursor)):
         raw.format = Format.BINARY
+
+
+@functools.lru_cache(maxsize=16)
+def _first_columns(
+    first: Table, columns: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """``first``'s columns that the main row (of ``columns``) also has, the
+    others, and the parameter names of the others in each ``VALUES`` row:
+    the same for every put, so worked out once."""
+    shared = tuple(c.name for c in first.columns if c.name in columns)
+    unshared = tuple(c.name for c in first.columns if c.name not in shared)
+    names = tuple(tuple(f"first_{c}_{i}" for c in unshared) for i in range(VALUES_ROWS))
+    return shared, unshared, names
 
 
 @functools.lru_cache(maxsize=4 * VALUES_ROWS)

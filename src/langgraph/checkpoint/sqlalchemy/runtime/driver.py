@@ -197,6 +197,24 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
     ) -> None:
         super().__init__(bind, Engine, policy, options, threading.RLock)
         self.keep_connection = policy.keep_connection and self.engine is not None
+        # Each job checks a connection out of the engine's pool, and nothing
+        # else: see attempt.
+        self.direct = (
+            self.engine is not None
+            and not self.keep_connection
+            and self.lock is None
+            and self.writers is None
+        )
+        # One-statement jobs whose options only the begin listener reads (no
+        # isolation level to switch) take them on the connection itself: a
+        # connection of an option engine dispatches every event through two
+        # joined dispatchers, built anew for each connection.
+        on_connection = policy.autocommit_options
+        self.autocommit_on_connection: Mapping[str, Any] | None = (
+            on_connection
+            if self.direct and on_connection and "isolation_level" not in on_connection
+            else None
+        )
         self._kept: Connection | None = None
         self._kept_options: Mapping[str, Any] | None = None
         # The execution options of one-statement, read-only and other jobs,
@@ -291,6 +309,19 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
 
     def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
+        if self.direct:
+            # A pooled engine with no turns to take: a superstep's every call
+            # comes here, so no context-manager generators in between.
+            if job.autocommit and self.autocommit_on_connection is not None:
+                assert self.engine is not None
+                with self.engine.connect() as conn:
+                    conn.execution_options(**self.autocommit_on_connection)
+                    self.reached = True
+                    return run(job.new_plan(), conn, self.options, self.statements)
+            opener, _ = self.opening(job)
+            with opener as conn:
+                self.reached = True
+                return run(job.new_plan(), conn, self.options, self.statements)
         turn = self.writer_turn(job)
         with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True
