@@ -35,6 +35,7 @@ from langgraph.checkpoint.sqlalchemy.runtime.compiled import (
     CompiledStatements,
     is_single,
 )
+from langgraph.checkpoint.sqlalchemy.runtime.engines import keeps_a_spare
 from langgraph.checkpoint.sqlalchemy.runtime.greenlet import run_in_greenlet
 from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
 from langgraph.checkpoint.sqlalchemy.runtime.retry import retry_delay
@@ -205,14 +206,11 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
             and self.lock is None
             and self.writers is None
         )
-        # One-statement jobs whose options only the begin listener reads (no
-        # isolation level to switch) take them on the connection itself: a
-        # connection of an option engine dispatches every event through two
-        # joined dispatchers, built anew for each connection.
-        on_connection = policy.autocommit_options
-        self.autocommit_on_connection: Mapping[str, Any] | None = (
-            on_connection
-            if self.direct and on_connection and "isolation_level" not in on_connection
+        # A pool's connection kept aside (keeps_a_spare), for a call that
+        # finds it free: holding the lock is having it.
+        self.spare: threading.Lock | None = (
+            threading.Lock()
+            if self.direct and self.engine is not None and keeps_a_spare(self.engine)
             else None
         )
         self._kept: Connection | None = None
@@ -248,7 +246,7 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
             # next statement reconnect inside Connection.execute, whose error
             # would carry that statement and read as the statement's failure,
             # not as a server still coming back (see retry.retry_delay).
-            self.release()
+            self._release()
             conn = None
         if conn is None:
             assert self.engine is not None
@@ -286,12 +284,12 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
             # A plan's own error (a refused copy) leaves the connection as it
             # was; a driver error SQLAlchemy did not wrap may have broken it.
             if isinstance(exc, conn.dialect.loaded_dbapi.Error):
-                self.release(invalidate=True)
+                self._release(invalidate=True)
             raise
         except BaseException:
             # Interrupted (a cancelled task, Ctrl-C) with a statement maybe
             # still in flight: start over on a new connection.
-            self.release(invalidate=True)
+            self._release(invalidate=True)
             raise
 
     def release(self, *, invalidate: bool = False) -> None:
@@ -300,6 +298,12 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
 
         Args:
             invalidate: close it without a word to the server."""
+        # The spare only once no job has it (a job releases it itself
+        # through _release, holding the spare's lock already).
+        with self.spare if self.spare is not None else nullcontext():
+            self._release(invalidate=invalidate)
+
+    def _release(self, *, invalidate: bool = False) -> None:
         with self.lock if self.lock is not None else nullcontext():
             conn, self._kept = self._kept, None
         if conn is not None:
@@ -312,12 +316,14 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
         if self.direct:
             # A pooled engine with no turns to take: a superstep's every call
             # comes here, so no context-manager generators in between.
-            if job.autocommit and self.autocommit_on_connection is not None:
-                assert self.engine is not None
-                with self.engine.connect() as conn:
-                    conn.execution_options(**self.autocommit_on_connection)
-                    self.reached = True
-                    return run(job.new_plan(), conn, self.options, self.statements)
+            spare = self.spare
+            if spare is not None and spare.acquire(blocking=False):
+                try:
+                    with self._on_kept_connection(job) as conn:
+                        self.reached = True
+                        return run(job.new_plan(), conn, self.options, self.statements)
+                finally:
+                    spare.release()
             opener, _ = self.opening(job)
             with opener as conn:
                 self.reached = True

@@ -6,6 +6,7 @@ bind's :class:`~.policy.TransactionPolicy`."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "check_transactions",
     "engine_of",
     "keeps_a_connection",
+    "keeps_a_spare",
     "make_async_engine",
     "make_engine",
     "needs_serializing",
@@ -45,7 +47,14 @@ def make_engine(
     parsed, options = _defaults(url, engine_kwargs, is_async=False)
     engine = create_engine(parsed, **options)
     tune_engine(engine, parsed, options)
+    _MADE_HERE.add(engine)
     return engine
+
+
+# The sync engines make_engine made: their saver owns them, so it may keep
+# one of their pool's connections (keeps_a_spare); an engine a host
+# application hands over is left to the application's pool.
+_MADE_HERE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def make_async_engine(
@@ -188,3 +197,25 @@ def printable_url(bind: str | URL | Engine) -> str:
     except ArgumentError:
         return "<unparsable URL>"
     return url.render_as_string(hide_password=True)
+
+
+def keeps_a_spare(engine: Engine) -> bool:
+    """Whether a saver on ``engine``'s pool keeps one connection aside for
+    the calls that find it free, the others checking out of the pool.
+
+    A call on a kept connection skips the pool's checkout and check-in and
+    a new ``Connection`` (a fifth of a superstep's client CPU on the pool,
+    docs/performance.md); a call that finds it taken, by another thread,
+    takes the pool's way. Only where a kept connection is what a checked-in
+    one would be (see :func:`keeps_a_connection`), on an engine ``from_url``
+    made, and where the pool does nothing at checkout that a kept connection
+    would skip: no ``pool_pre_ping``, no ``pool_recycle``.
+    """
+    if engine not in _MADE_HERE or isinstance(engine.pool, StaticPool):
+        return False
+    pool = engine.pool
+    # Private attributes, read defensively: where a release renames them,
+    # no spare is kept.
+    if getattr(pool, "_pre_ping", True) or getattr(pool, "_recycle", 0) != -1:
+        return False
+    return autocommits_at_driver(engine)
