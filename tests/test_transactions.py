@@ -175,6 +175,64 @@ def test_a_one_connection_engine_keeps_its_connection(postgres_url: str) -> None
     assert _server_pids(postgres_url, name) == set()
 
 
+def test_a_pooled_engine_keeps_one_connection_aside(postgres_url: str) -> None:
+    """On the pool from_url makes, calls one after another run on one
+    connection kept aside (no pool checkout each), calls at the same time
+    from other threads take the pool's connections and all see the same
+    data, and close() closes them all at the server. A pool told to ping or
+    recycle at checkout keeps nothing aside."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = "lgsa-spare-connection"
+    with SQLAlchemySaver.from_url(
+        postgres_url, engine_kwargs={"connect_args": {"application_name": name}}
+    ) as saver:
+        saver.setup()
+        checkouts: list[object] = []
+        event.listen(saver.bind, "checkout", lambda *args: checkouts.append(args))
+        checkpoint = generate_checkpoint()
+        config = saver.put(
+            generate_config(f"spare-{checkpoint['id']}"),
+            checkpoint,
+            generate_metadata(),
+            {},
+        )
+        before = len(checkouts)
+        for _ in range(5):
+            saver.put_writes(config, [("a", 1)], "task")
+            assert saver.get_tuple(config) is not None
+        assert len(checkouts) == before  # all on the connection kept aside
+
+        def round_trip(i: int) -> bool:
+            ckpt = generate_checkpoint()
+            cfg = saver.put(
+                generate_config(f"spare-{i}-{ckpt['id']}"),
+                ckpt,
+                generate_metadata(),
+                {},
+            )
+            for _ in range(10):
+                saver.put_writes(cfg, [("a", i)], f"task-{i}")
+                found = saver.get_tuple(cfg)
+                if found is None or found.checkpoint["id"] != ckpt["id"]:
+                    return False
+            return True
+
+        with ThreadPoolExecutor(8) as threads:
+            assert all(threads.map(round_trip, range(16)))
+        assert len(_server_pids(postgres_url, name)) >= 1
+    assert _server_pids(postgres_url, name) == set()
+
+    with SQLAlchemySaver.from_url(
+        postgres_url, engine_kwargs={"pool_pre_ping": True}
+    ) as pinging:
+        checkouts = []
+        event.listen(pinging.bind, "checkout", lambda *args: checkouts.append(args))
+        pinging.get_tuple(config)
+        pinging.get_tuple(config)
+        assert len(checkouts) == 2  # each call through the pool, pinged
+
+
 def _left_open_and_checked_in(engine: Engine) -> bool:
     """Insert a row in a transaction and give the connection back to the pool
     with the transaction open; whether the connection the pool hands out next
