@@ -104,10 +104,14 @@ def test_a_direct_connection_keeps_its_prepared_statements(postgres_url: str) ->
         saver.setup()
         assert _threshold(saver.bind) == 5  # type: ignore[arg-type]
         _supersteps(saver, "direct")
-        with saver.bind.connect() as conn:  # type: ignore[union-attr]
-            prepared = conn.exec_driver_sql(
-                "SELECT count(*) FROM pg_prepared_statements"
-            ).scalar()
+        # Prepared statements live in one session: ask the connection that
+        # ran the supersteps, the one the saver keeps aside on its pool
+        # (runtime.engines.keeps_a_spare).
+        kept = saver._runner._kept
+        assert kept is not None
+        prepared = kept.exec_driver_sql(
+            "SELECT count(*) FROM pg_prepared_statements"
+        ).scalar()
         assert prepared  # the hot statements, prepared by psycopg
 
 
