@@ -328,13 +328,6 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
             with opener as conn:
                 self.reached = True
                 return run(job.new_plan(), conn, self.options, self.statements)
-        if self.keep_connection and self.writers is None:
-            # One kept connection (a one-connection engine): its turn, and no
-            # generator of transaction() in between.
-            lock = self.lock if self.lock is not None else nullcontext()
-            with lock, self._on_kept_connection(job) as conn:
-                self.reached = True
-                return run(job.new_plan(), conn, self.options, self.statements)
         turn = self.writer_turn(job)
         with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True
