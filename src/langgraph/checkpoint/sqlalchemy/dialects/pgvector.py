@@ -152,6 +152,10 @@ class PgVectorOps(VectorOps):
 
     # -- search ----------------------------------------------------------------
 
+    @property
+    def uses_ann_index(self) -> bool:
+        return self.config.index_kind != "flat"
+
     def prepare_search(self) -> SubPlan:
         config = self.config
         found = yield Execute(_EXTENSION)
@@ -183,10 +187,13 @@ class PgVectorOps(VectorOps):
         return -distance  # l2: the negative distance; <#>: the negative product
 
 
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def _regclass(table: Table, schema: str | None) -> str:
     """``table``'s name for ``to_regclass``, quoted, in ``schema`` if given
     (the store's tables carry no schema: it is translated at execution)."""
-    preparer = postgresql.dialect().identifier_preparer
+    preparer = _DIALECT.identifier_preparer
     name = preparer.quote(table.name)
     return f"{preparer.quote_schema(schema)}.{name}" if schema else name
 
@@ -214,8 +221,10 @@ def _version(text_version: str | None) -> tuple[int, ...]:
     return tuple(parts)
 
 
-_EXTENSION = select(text("extversion")).select_from(text("pg_extension")).where(
-    text("extname = 'vector'")
+_EXTENSION = (
+    select(text("extversion"))
+    .select_from(text("pg_extension"))
+    .where(text("extname = 'vector'"))
 )
 _SET_LOCAL = select(
     func.set_config(

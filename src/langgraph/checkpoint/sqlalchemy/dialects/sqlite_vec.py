@@ -66,7 +66,7 @@ def engine_module(has_index: bool) -> Any | None:
         return None
     if not _installed("pysqlite3"):
         return None
-    import pysqlite3.dbapi2 as pysqlite3  # type: ignore[import-not-found,unused-ignore]
+    import pysqlite3.dbapi2 as pysqlite3  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     return pysqlite3
 
@@ -158,7 +158,7 @@ def _load_sqlite_vec(conn: Connection) -> None:
     import sqlite_vec  # type: ignore[import-untyped,unused-ignore]
 
     path = sqlite_vec.loadable_path()
-    dbapi = fairy.dbapi_connection
+    dbapi: Any = fairy.dbapi_connection
     if hasattr(dbapi, "run_async"):  # aiosqlite, through SQLAlchemy's adapter
         dbapi.run_async(lambda c: c.enable_load_extension(True))
         try:

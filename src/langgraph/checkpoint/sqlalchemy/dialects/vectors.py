@@ -24,7 +24,17 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.codec import (
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.config import (
     VectorConfig,
 )
-from sqlalchemy import ColumnElement, LargeBinary, Table, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    Table,
+    TextClause,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
@@ -87,6 +97,19 @@ class VectorOps:
         """``vector`` as the value bound to the column (and to a query)."""
         return to_blob(vector)
 
+    def key(self, table_name: str) -> list[Any]:
+        """The table's key: the official stores' primary key (prefix, key,
+        field_name)."""
+        return [
+            PrimaryKeyConstraint(
+                "prefix", "key", "field_name", name=f"{table_name}_pkey"
+            )
+        ]
+
+    def now_default(self) -> TextClause:
+        """The timestamps' server default (the official tables')."""
+        return text("CURRENT_TIMESTAMP")
+
     def indexes(self, table: Table) -> list[Any]:
         """The ANN index(es) of ``table``, for ``setup()``."""
         return []
@@ -107,10 +130,19 @@ class VectorOps:
         length = result.scalar()
         if length is not None and length != 4 * self.config.dims:
             raise dims_mismatch(
-                shown_name(table, schema), length // 4, self.config.dims, "the embeddings stored in it"
+                shown_name(table, schema),
+                length // 4,
+                self.config.dims,
+                "the embeddings stored in it",
             )
 
     # -- search ----------------------------------------------------------------
+
+    @property
+    def uses_ann_index(self) -> bool:
+        """A search is an approximate index scan (with a candidate LIMIT),
+        not an exact ranking of every candidate."""
+        return False
 
     def prepare_search(self) -> SubPlan:
         """Statements a search runs first, in its transaction (pgvector's
@@ -141,7 +173,9 @@ class VectorOps:
             if distance == "inner_product":
                 return _dot(q, v)
             if distance == "l2":
-                return -math.sqrt(sum((a - b) * (a - b) for a, b in zip(q, v)))
+                return -math.sqrt(
+                    sum((a - b) * (a - b) for a, b in zip(q, v, strict=True))
+                )
             norms = q_norm * math.sqrt(_dot(v, v))
             return _dot(q, v) / norms if norms else 0.0
 
@@ -149,7 +183,7 @@ class VectorOps:
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.fsum(x * y for x, y in zip(a, b))
+    return math.fsum(x * y for x, y in zip(a, b, strict=True))
 
 
 class VectorSchemaMismatch(ValueError):
@@ -172,3 +206,23 @@ def dims_mismatch(
         f"{shown}), run setup() again, and put the items again to "
         "embed them with the new model."
     )
+
+
+@register("mysql", "mariadb")
+class MySQLVectorOps(VectorOps):
+    """MariaDB 10.11 and MySQL 8 have no vector type (MariaDB's arrives in
+    11.7): the portable exact search.
+
+    The key differs: InnoDB indexes at most 3072 bytes, and ``store``'s key
+    (prefix, key) already takes 3020 of them in utf8mb4, which leaves no room
+    for ``field_name``. So (prefix, key) is a plain index, and a put keeps an
+    item's vectors unique itself: it deletes them and inserts the new ones
+    after its upsert of the item has locked the item's row, so two puts of
+    one item take turns."""
+
+    def key(self, table_name: str) -> list[Any]:
+        return [Index(f"{table_name}_item_idx", "prefix", "key")]
+
+    def now_default(self) -> TextClause:
+        # MySQL wants the default's precision to match DATETIME(6)'s.
+        return text("CURRENT_TIMESTAMP(6)")

@@ -72,9 +72,7 @@ def vector_config(index: Mapping[str, Any] | None) -> VectorConfig | None:
         )
     unknown = sorted(set(index) - _KNOWN)
     if unknown:
-        raise ValueError(
-            f"index has unknown keys {unknown}; it takes {sorted(_KNOWN)}"
-        )
+        raise ValueError(f"index has unknown keys {unknown}; it takes {sorted(_KNOWN)}")
     dims = index.get("dims")
     if not _positive_int(dims):
         raise ValueError(
@@ -124,7 +122,7 @@ def vector_config(index: Mapping[str, Any] | None) -> VectorConfig | None:
                 f"not {value!r}"
             )
     return VectorConfig(
-        dims=dims,
+        dims=int(dims),  # type: ignore[arg-type]
         embeddings=embeddings,
         fields=tuple(_checked_path(f) for f in fields),
         distance=distance,
@@ -150,5 +148,7 @@ def _checked_path(path: str) -> str:
         try:
             tokenize_path(path)
         except Exception as exc:
-            raise ValueError(f"index field {path!r} is not a valid path: {exc}") from exc
+            raise ValueError(
+                f"index field {path!r} is not a valid path: {exc}"
+            ) from exc
     return path
