@@ -18,6 +18,11 @@ more than one statement.
 """
 
 from langgraph.checkpoint.sqlalchemy.dialects import mysql, postgresql, sqlite
+from langgraph.checkpoint.sqlalchemy.dialects import (  # vector search, registered
+    pgvector,
+    sqlite_vec,
+    vectors,
+)
 from langgraph.checkpoint.sqlalchemy.dialects.base import (
     DialectOps,
     TransactionOptions,
@@ -55,12 +60,15 @@ __all__ = [
     "lost_a_race",
     "mysql",
     "normalize_url",
+    "pgvector",
     "postgresql",
     "same_database",
     "single_writer",
     "sqlite",
+    "sqlite_vec",
     "sync_url",
     "transaction_options",
     "tune_engine",
+    "vectors",
     "watch_packet_limit",
 ]

@@ -78,6 +78,7 @@ class PgVector(UserDefinedType[Any]):
 @register("postgresql")
 class PgVectorOps(VectorOps):
     ranks_in_sql = True
+    cascades = True
     method: ClassVar[str] = "pgvector"
 
     def embedding_type(self) -> TypeEngine[Any]:

@@ -35,6 +35,7 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.config import (
 )
 from sqlalchemy import ColumnElement, Connection, func, literal
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.url import URL
 from sqlalchemy.types import Float, LargeBinary
 
 logger = logging.getLogger("langgraph.store.sqlalchemy")
@@ -56,13 +57,13 @@ def can_load_extensions(module: Any) -> bool:
     return hasattr(getattr(module, "Connection", None), "enable_load_extension")
 
 
-def engine_module(has_index: bool) -> Any | None:
-    """The DBAPI module a ``from_url`` SQLite engine of a store should use:
-    ``pysqlite3`` when vector search wants sqlite-vec and this Python's
-    ``sqlite3`` cannot load it; None to keep SQLAlchemy's choice."""
+def engine_module() -> Any | None:
+    """The DBAPI module a ``from_url`` SQLite engine of a store with an index
+    should use: ``pysqlite3`` when this Python's ``sqlite3`` cannot load
+    sqlite-vec; None to keep SQLAlchemy's choice."""
     import sqlite3
 
-    if not has_index or can_load_extensions(sqlite3) or not _installed("sqlite_vec"):
+    if can_load_extensions(sqlite3) or not _installed("sqlite_vec"):
         return None
     if not _installed("pysqlite3"):
         return None
@@ -120,6 +121,14 @@ class SqliteVecOps(VectorOps):
                 why,
             )
         return VectorOps(dialect, config)
+
+    @classmethod
+    def engine_options(cls, url: URL) -> dict[str, Any]:
+        # aiosqlite always opens sqlite3's connections: nothing to swap there.
+        if url.get_driver_name() != "pysqlite":
+            return {}
+        module = engine_module()
+        return {} if module is None else {"module": module}
 
     def prepare_search(self) -> SubPlan:
         yield Call(_load_sqlite_vec)

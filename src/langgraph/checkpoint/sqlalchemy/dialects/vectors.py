@@ -36,7 +36,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql
+from langgraph.checkpoint.sqlalchemy.dialects.base import normalize_url
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.url import URL
 from sqlalchemy.types import TypeEngine
 
 SubPlan = Generator[Step, Any, None]
@@ -66,6 +68,13 @@ def vector_ops(dialect: Dialect, config: VectorConfig) -> VectorOps:
     return _REGISTRY.get(dialect.name, VectorOps).make(dialect, config)
 
 
+def engine_options(url: str | URL, *, is_async: bool) -> dict[str, Any]:
+    """``create_engine`` options that vector search needs of an engine
+    ``from_url`` makes for ``url`` (see ``VectorOps.engine_options``)."""
+    parsed = normalize_url(url, is_async=is_async)
+    return _REGISTRY.get(parsed.get_backend_name(), VectorOps).engine_options(parsed)
+
+
 class VectorOps:
     """Embeddings as float32 BLOBs; exact search in Python, in batches.
 
@@ -76,6 +85,10 @@ class VectorOps:
     """
 
     ranks_in_sql: ClassVar[bool] = False
+    #: The database enforces ``ON DELETE CASCADE`` from the items: SQLite
+    #: does only under ``PRAGMA foreign_keys=ON``, which is per connection
+    #: and off by default, so the store deletes vectors itself there.
+    cascades: ClassVar[bool] = False
     #: What a search uses, for logs and docs.
     method: ClassVar[str] = "exact search in Python"
 
@@ -85,6 +98,11 @@ class VectorOps:
     @classmethod
     def make(cls, dialect: Dialect, config: VectorConfig) -> VectorOps:
         return cls(dialect, config)
+
+    @classmethod
+    def engine_options(cls, url: URL) -> dict[str, Any]:
+        """``create_engine`` options for a store's ``from_url`` engine."""
+        return {}
 
     # -- the column ------------------------------------------------------------
 
@@ -219,6 +237,8 @@ class MySQLVectorOps(VectorOps):
     item's vectors unique itself: it deletes them and inserts the new ones
     after its upsert of the item has locked the item's row, so two puts of
     one item take turns."""
+
+    cascades: ClassVar[bool] = True
 
     def key(self, table_name: str) -> list[Any]:
         return [Index(f"{table_name}_item_idx", "prefix", "key")]

@@ -11,6 +11,12 @@ from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
+    EXACT_BATCH,
+    SubPlan,
+    VectorOps,
+)
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
 from sqlalchemy import (
     ColumnElement,
     Row,
@@ -27,13 +33,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.elements import BindParameter
-
-from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
-    EXACT_BATCH,
-    SubPlan,
-    VectorOps,
-)
-from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
 
 #: Items per ``IN`` list of a delete.
 KEYS_PER_STATEMENT = 500
@@ -83,16 +82,20 @@ def replace_vectors(
         )
 
 
-def delete_orphans(store: Table, vectors: Table) -> Execute:
-    """Delete vectors whose item is gone: where the foreign key's cascade
-    does not run (SQLite without ``PRAGMA foreign_keys``), after a sweep."""
-    return Execute(
-        delete(vectors).where(
-            ~exists().where(
-                store.c.prefix == vectors.c.prefix, store.c.key == vectors.c.key
+def delete_orphans(
+    store: Table, vectors: Table, items: Sequence[tuple[str, str]]
+) -> SubPlan:
+    """Delete the vectors of those ``items`` whose row in ``store`` is gone."""
+    for start in range(0, len(items), KEYS_PER_STATEMENT):
+        chunk = sorted(set(items[start : start + KEYS_PER_STATEMENT]))
+        yield Execute(
+            delete(vectors).where(
+                tuple_(vectors.c.prefix, vectors.c.key).in_(chunk),
+                ~exists().where(
+                    store.c.prefix == vectors.c.prefix, store.c.key == vectors.c.key
+                ),
             )
         )
-    )
 
 
 def search_vectors(

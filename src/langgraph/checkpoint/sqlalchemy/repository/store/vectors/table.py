@@ -15,15 +15,14 @@ On PostgreSQL the columns, key and foreign key are the official
 
 from __future__ import annotations
 
+from langgraph.checkpoint.sqlalchemy._types import UtcTimestamp, key_string
+from langgraph.checkpoint.sqlalchemy.dialects.vectors import VectorOps
 from sqlalchemy import (
     Column,
     ForeignKeyConstraint,
     MetaData,
     Table,
 )
-
-from langgraph.checkpoint.sqlalchemy._types import UtcTimestamp, key_string
-from langgraph.checkpoint.sqlalchemy.dialects.vectors import VectorOps
 
 TABLE_NAME = "store_vectors"
 #: A field name is an index path, with ``.N`` for each of several texts.
