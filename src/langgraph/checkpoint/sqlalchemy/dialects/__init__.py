@@ -17,9 +17,11 @@ Statement builders here return *sub-plans* (generators of steps, see
 more than one statement.
 """
 
-from langgraph.checkpoint.sqlalchemy.dialects import mysql, postgresql, sqlite
 from langgraph.checkpoint.sqlalchemy.dialects import (  # vector search, registered
+    mysql,
     pgvector,
+    postgresql,
+    sqlite,
     sqlite_vec,
     vectors,
 )

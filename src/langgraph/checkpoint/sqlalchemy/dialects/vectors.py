@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, ClassVar, TypeVar
 
+from langgraph.checkpoint.sqlalchemy.dialects.base import normalize_url
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.codec import (
     from_blob,
@@ -36,7 +37,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql
-from langgraph.checkpoint.sqlalchemy.dialects.base import normalize_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import URL
 from sqlalchemy.types import TypeEngine
