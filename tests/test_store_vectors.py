@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -369,13 +370,12 @@ async def test_a_model_of_the_wrong_length_is_refused(vbackend: VectorBackend) -
         assert store.get(("d",), "k") is None  # nothing written
 
 
-async def test_swept_items_leave_no_vectors(vbackend: VectorBackend) -> None:
+def test_swept_items_leave_no_vectors(vbackend: VectorBackend) -> None:
     with vbackend.store(index=index()) as store:
-        store.put(("d",), "short", {"text": "x"}, ttl=0.001)
+        store.put(("d",), "short", {"text": "x"}, ttl=1)
         store.put(("d",), "long", {"text": "y"})
-        import time
-
-        time.sleep(0.2)
+        later = store._now() + timedelta(minutes=2)
+        store._now = lambda: later  # type: ignore[method-assign]
         assert store.sweep_ttl() == 1
         assert store._vectors is not None
         table = store._vectors.table
