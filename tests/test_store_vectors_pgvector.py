@@ -7,6 +7,7 @@ and types, configuration changes refused, and the official
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -68,7 +69,7 @@ BIG_DIMS = 16
 
 
 @pytest.fixture(scope="module")
-def big(pgvector_url: str) -> Iterator[tuple[str, list[list[float]]]]:
+def big(pgvector_url: str) -> tuple[str, list[list[float]]]:
     """100k items with random 16-dimensional vectors, loaded with COPY (the
     index built after the load, as one would), analyzed."""
     import psycopg
@@ -94,10 +95,7 @@ def big(pgvector_url: str) -> Iterator[tuple[str, list[list[float]]]]:
         conn.execute("ALTER DATABASE lgsa_pgv_big SET maintenance_work_mem = '512MB'")
         with conn.cursor().copy("COPY store (prefix, key, value) FROM STDIN") as copy:
             for i in range(N):
-                value = '{"n": %d, "rare": %s}' % (
-                    i,
-                    "true" if i % 100 == 0 else "false",
-                )
+                value = json.dumps({"n": i, "rare": i % 100 == 0})
                 copy.write_row((f"docs.{i % 10}", f"k{i}", value))
         with conn.cursor().copy(
             "COPY store_vectors (prefix, key, field_name, embedding) FROM STDIN"
@@ -110,7 +108,7 @@ def big(pgvector_url: str) -> Iterator[tuple[str, list[list[float]]]]:
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         conn.execute("ANALYZE store")
         conn.execute("ANALYZE store_vectors")
-    yield url, vectors
+    return url, vectors
 
 
 def _store(url: str, query: list[float]) -> SQLAlchemyStore:
@@ -227,9 +225,11 @@ def test_index_kinds_and_types(
 
 def test_dims_above_pgvectors_index_limit_name_the_way_out(db: str) -> None:
     wide = {"dims": 3072, "embed": lambda t: [[1.0] * 3072 for _ in t]}
-    with SQLAlchemyStore.from_url(db, index=wide) as store:
-        with pytest.raises(ValueError, match="halfvec"):
-            store.setup()
+    with (
+        SQLAlchemyStore.from_url(db, index=wide) as store,
+        pytest.raises(ValueError, match="halfvec"),
+    ):
+        store.setup()
     halved = {**wide, "ann_index_config": {"vector_type": "halfvec"}}
     with SQLAlchemyStore.from_url(db, index=halved) as store:
         store.setup()
@@ -251,9 +251,11 @@ def test_a_changed_index_configuration_is_refused(
     with SQLAlchemyStore.from_url(db, index=index()) as store:
         store.setup()
         store.put(("d",), "k", {"text": "x"})
-    with SQLAlchemyStore.from_url(db, index=index(**changed)) as store:
-        with pytest.raises(VectorSchemaMismatch, match=message):
-            store.setup()
+    with (
+        SQLAlchemyStore.from_url(db, index=index(**changed)) as store,
+        pytest.raises(VectorSchemaMismatch, match=message),
+    ):
+        store.setup()
     with SQLAlchemyStore.from_url(db, index=index()) as store:
         store.setup()
         assert store.search(("d",), query="x")[0].key == "k"
@@ -263,9 +265,11 @@ def test_changed_dims_on_an_empty_table_are_refused_too(db: str) -> None:
     with SQLAlchemyStore.from_url(db, index=index()) as store:
         store.setup()
     wider = {"dims": 12, "embed": lambda t: [[1.0] * 12 for _ in t]}
-    with SQLAlchemyStore.from_url(db, index=wider) as store:
-        with pytest.raises(VectorSchemaMismatch, match=r"vector\(8\)"):
-            store.setup()
+    with (
+        SQLAlchemyStore.from_url(db, index=wider) as store,
+        pytest.raises(VectorSchemaMismatch, match=r"vector\(8\)"),
+    ):
+        store.setup()
 
 
 # -- the official PostgresStore ------------------------------------------------------
