@@ -315,3 +315,28 @@ def test_the_official_store_searches_what_we_embedded(db: str, official: Any) ->
     assert [i.key for i in theirs] == [i.key for i in mine]
     assert theirs[0].key == "k3"
     assert theirs[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_vectors_live_in_the_stores_schema(db: str) -> None:
+    with SQLAlchemyStore.from_url(db, schema="agents", index=index()) as store:
+        store.setup()
+        store.put(("d",), "k", {"text": "in a schema"})
+        assert store.search(("d",), query="in a schema")[0].key == "k"
+        store.setup()  # checks the existing table in that schema: it matches
+    wider = {"dims": 12, "embed": lambda t: [[1.0] * 12 for _ in t]}
+    with (
+        SQLAlchemyStore.from_url(db, schema="agents", index=wider) as store,
+        pytest.raises(VectorSchemaMismatch, match=r"agents\.store_vectors"),
+    ):
+        store.setup()
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        where = (
+            conn.exec_driver_sql(
+                "SELECT schemaname FROM pg_tables WHERE tablename = 'store_vectors'"
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert where == ["agents"]

@@ -28,6 +28,9 @@ from langgraph.checkpoint.sqlalchemy.repository.plan import Call, Execute
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.codec import (
     to_pgvector_text,
 )
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.config import (
+    VectorConfig,
+)
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -40,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Float, String, TypeEngine, UserDefinedType
 
@@ -80,6 +84,11 @@ class PgVectorOps(VectorOps):
     ranks_in_sql = True
     cascades = True
     method: ClassVar[str] = "pgvector"
+
+    def __init__(self, dialect: Dialect, config: VectorConfig) -> None:
+        super().__init__(dialect, config)
+        # The extension's version, once a search has read it.
+        self._version: tuple[int, ...] | None = None
 
     def embedding_type(self) -> TypeEngine[Any]:
         return PgVector(self.config.vector_type, self.config.dims)
@@ -158,9 +167,30 @@ class PgVectorOps(VectorOps):
         return self.config.index_kind != "flat"
 
     def prepare_search(self) -> SubPlan:
+        """One statement before the search, in its transaction: the
+        configured ``ef_search``/``probes`` and, on pgvector 0.8+, the
+        iterative scan, each ``set_config(..., true)`` (this transaction
+        only). pgvector's version is read once per store."""
+        if self._version is None:
+            found = yield Execute(_EXTENSION)
+            self._version = _version(found.scalar())
+        settings = self._settings(self._version)
+        if settings:
+            params: dict[str, str] = {}
+            columns = []
+            for i, (name, value) in enumerate(settings):
+                params[f"name_{i}"], params[f"value_{i}"] = name, str(value)
+                columns.append(
+                    func.set_config(
+                        bindparam(f"name_{i}", type_=String()),
+                        bindparam(f"value_{i}", type_=String()),
+                        True,
+                    )
+                )
+            yield Execute(select(*columns), params)
+
+    def _settings(self, version: tuple[int, ...]) -> list[tuple[str, int | str]]:
         config = self.config
-        found = yield Execute(_EXTENSION)
-        version = _version(found.scalar())
         settings: list[tuple[str, int | str]] = []
         if config.index_kind == "hnsw":
             if config.ef_search is not None:
@@ -172,8 +202,7 @@ class PgVectorOps(VectorOps):
                 settings.append(("ivfflat.probes", config.probes))
             if version >= (0, 8):
                 settings.append(("ivfflat.iterative_scan", _ITERATIVE))
-        for name, value in settings:
-            yield Execute(_SET_LOCAL, {"name": name, "value": str(value)})
+        return settings
 
     def distance(
         self, embedding: ColumnElement[Any], query: ColumnElement[Any]
@@ -226,11 +255,6 @@ _EXTENSION = (
     select(text("extversion"))
     .select_from(text("pg_extension"))
     .where(text("extname = 'vector'"))
-)
-_SET_LOCAL = select(
-    func.set_config(
-        bindparam("name", type_=String()), bindparam("value", type_=String()), True
-    )
 )
 _COLUMN_TYPE = text(
     "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
