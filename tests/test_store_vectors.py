@@ -311,7 +311,7 @@ async def test_batch_embeds_the_last_put_and_answers_each_query(
 
 
 @pytest.mark.parametrize("distance", ["l2", "inner_product"])
-async def test_other_distances_score_as_the_official_store(
+async def test_other_distances_score_as_postgres_store_does(
     vbackend: VectorBackend, distance: str
 ) -> None:
     with vbackend.store(index=index(distance_type=distance)) as store:
@@ -423,7 +423,7 @@ def test_bad_index_configs_are_refused(config: dict[str, Any], message: str) -> 
         vector_config(config)
 
 
-def test_official_index_configs_are_read() -> None:
+def test_postgres_store_index_configs_are_read() -> None:
     config = vector_config(
         {
             "dims": 8,
@@ -571,3 +571,35 @@ def test_sqlite_vec_through_the_standard_sqlite3(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['a', 'b']"
+
+
+def test_the_official_sqlite_store_and_ours_share_vectors(tmp_path: Path) -> None:
+    """One SQLite file: ours ranks the official ``SqliteStore``'s vectors
+    exactly as it does, and it finds what ours embedded."""
+    official = pytest.importorskip("langgraph.store.sqlite")
+    if can_load_extensions(sqlite3):
+        connect: Any = sqlite3.connect
+    else:
+        import pysqlite3.dbapi2 as pysqlite3  # type: ignore[import-untyped]
+
+        connect = pysqlite3.connect
+    path = tmp_path / "shared.db"
+    conn = connect(str(path), check_same_thread=False, isolation_level=None)
+    theirs = official.SqliteStore(conn, index=index())
+    theirs.setup()
+    for key, text in DOCS.items():
+        theirs.put(("o",), key, {"text": text})
+    query = "fish and boats"
+    with SQLAlchemyStore.from_url(f"sqlite:///{path}", index=index()) as ours:
+        ours.setup()  # adopts their tables
+        mine = ours.search(("o",), query=query, limit=4)
+        expected_order = theirs.search(("o",), query=query, limit=4)
+        assert [i.key for i in mine] == [i.key for i in expected_order]
+        assert [i.score for i in mine] == pytest.approx(
+            [i.score for i in expected_order], abs=1e-5
+        )
+        ours.put(("o",), "ours", {"text": "written by ours"})
+    found = theirs.search(("o",), query="written by ours", limit=1)
+    assert found[0].key == "ours"
+    assert found[0].score == pytest.approx(1.0, abs=1e-5)
+    conn.close()

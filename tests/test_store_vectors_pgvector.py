@@ -340,3 +340,13 @@ def test_vectors_live_in_the_stores_schema(db: str) -> None:
         )
     engine.dispose()
     assert where == ["agents"]
+
+
+def test_setup_creates_the_extension(pgvector_url: str) -> None:
+    from servers.postgres import fresh_database
+
+    url = fresh_database(pgvector_url, "lgsa_pgv_bare")  # no CREATE EXTENSION
+    with SQLAlchemyStore.from_url(url, index=index()) as store:
+        store.setup()
+        store.put(("d",), "k", {"text": "x"})
+        assert store.search(("d",), query="x")[0].key == "k"
