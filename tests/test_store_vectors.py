@@ -546,13 +546,28 @@ with SQLAlchemyStore.from_url(sys.argv[1], index={"dims": 3, "embed": embed}) as
     s.put(("d",), "a", {"text": "aaaa"})
     s.put(("d",), "b", {"text": "bbbbbbbbbbbb"})
     print([i.key for i in s.search(("d",), query="aaab")])
+
+
+async def through_aiosqlite():
+    from langgraph.store.sqlalchemy import AsyncSQLAlchemyStore
+
+    url = sys.argv[1].replace("sqlite:", "sqlite+aiosqlite:")
+    async with AsyncSQLAlchemyStore.from_url(url, index={"dims": 3, "embed": embed}) as s:
+        await s.setup()
+        assert type(s._vectors.ops) is SqliteVecOps, type(s._vectors.ops)
+        found = await s.asearch(("d",), query="bbbbbbbbbbba")
+        print([i.key for i in found])
+
+import asyncio
+asyncio.run(through_aiosqlite())
 """
 
 
 def test_sqlite_vec_through_the_standard_sqlite3(tmp_path: Path) -> None:
     """On a Python whose own sqlite3 loads extensions (Debian's), the store
-    loads sqlite-vec into it, with no pysqlite3. Run in that interpreter,
-    on this run's packages (same minor version, so the same wheels)."""
+    loads sqlite-vec into it, with no pysqlite3, sync and through aiosqlite.
+    Run in that interpreter, on this run's packages (same minor version, so
+    the same wheels)."""
     python = _debian_python()
     if python is None:
         pytest.skip("no other python3 of this version that loads extensions")
@@ -570,7 +585,7 @@ def test_sqlite_vec_through_the_standard_sqlite3(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['a', 'b']"
+    assert out.stdout.split() == ["['a',", "'b']", "['b',", "'a']"]
 
 
 def test_the_official_sqlite_store_and_ours_share_vectors(tmp_path: Path) -> None:
