@@ -510,6 +510,35 @@ async def test_aiosqlite_without_extensions_searches_exactly_and_says_why(
         await store.aclose()
 
 
+def test_without_sqlite_vec_the_store_searches_exactly_and_names_the_extra(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As if the ``sqlite-vec`` package were not installed."""
+    from langgraph.checkpoint.sqlalchemy.dialects import sqlite_vec
+
+    installed = sqlite_vec._installed
+    monkeypatch.setattr(
+        sqlite_vec, "_installed", lambda name: name != "sqlite_vec" and installed(name)
+    )
+    monkeypatch.setattr(sqlite_vec, "_warned", set())
+    with caplog.at_level(logging.WARNING, "langgraph.store.sqlalchemy"):
+        store = SQLAlchemyStore.from_url(
+            f"sqlite:///{tmp_path / 's.db'}", index=index()
+        )
+    with store:
+        assert method_of(store) is VectorOps
+        assert "sqlite-vec is not installed" in caplog.text
+        assert "[sqlite-vec]" in caplog.text
+        store.setup()
+        for key, text in DOCS.items():
+            store.put(("d",), key, {"text": text})
+        want = expected({k: [t] for k, t in DOCS.items()}, "trees")
+        found = store.search(("d",), query="trees", limit=3)
+        assert [i.key for i in found] == [k for k, _ in want[:3]]
+
+
 def _debian_python() -> str | None:
     """A python3 of this minor version whose sqlite3 can load extensions
     (Debian's /usr/bin/python3 can; pyenv's builds can't)."""

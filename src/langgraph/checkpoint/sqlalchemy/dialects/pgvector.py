@@ -14,7 +14,7 @@ the index read on instead of returning fewer rows; ``ef_search`` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
     SubPlan,
@@ -83,7 +83,6 @@ class PgVector(UserDefinedType[Any]):
 class PgVectorOps(VectorOps):
     ranks_in_sql = True
     cascades = True
-    method: ClassVar[str] = "pgvector"
 
     def __init__(self, dialect: Dialect, config: VectorConfig) -> None:
         super().__init__(dialect, config)

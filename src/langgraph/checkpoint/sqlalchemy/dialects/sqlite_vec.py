@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from typing import Any, ClassVar
+from typing import Any
 
 from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
     SubPlan,
@@ -105,7 +105,6 @@ def _why_not(dialect: Dialect) -> str | None:
 @register("sqlite")
 class SqliteVecOps(VectorOps):
     ranks_in_sql = True
-    method: ClassVar[str] = "sqlite-vec"
 
     @classmethod
     def make(cls, dialect: Dialect, config: VectorConfig) -> VectorOps:

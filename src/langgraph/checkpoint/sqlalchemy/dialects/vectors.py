@@ -81,7 +81,7 @@ class VectorOps:
     Attributes:
         ranks_in_sql: a search is one statement that ranks by
             :meth:`distance` in the database; otherwise the repository pages
-            through the candidates and ranks them with :meth:`py_score`.
+            through the candidates and ranks them with :meth:`py_scorer`.
     """
 
     ranks_in_sql: ClassVar[bool] = False
@@ -89,8 +89,6 @@ class VectorOps:
     #: does only under ``PRAGMA foreign_keys=ON``, which is per connection
     #: and off by default, so the store deletes vectors itself there.
     cascades: ClassVar[bool] = False
-    #: What a search uses, for logs and docs.
-    method: ClassVar[str] = "exact search in Python"
 
     def __init__(self, dialect: Dialect, config: VectorConfig) -> None:
         self.dialect, self.config = dialect, config
