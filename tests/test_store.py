@@ -156,6 +156,10 @@ async def test_search_filters_run_in_sql(face: Face) -> None:
     assert await _keys(face, docs, filter={"n": 1.0}) == {"a"}
     assert await _keys(face, docs, filter={"obj": {"k": [1, 2]}}) == {"a"}
     assert await _keys(face, docs, filter={"obj": {"k": [1]}}) == set()
+    await face.put(("docs", "sub"), "z", {"pair": {"b": 1, "a": {"y": 2, "x": 1}}})
+    for pair in ({"b": 1, "a": {"y": 2, "x": 1}}, {"a": {"x": 1, "y": 2}, "b": 1}):
+        assert await _keys(face, docs, filter={"pair": pair}) == {"z"}
+        assert "z" not in await _keys(face, docs, filter={"pair": {"$ne": pair}})
     assert await _keys(face, docs, filter={"tag": "x", "n": {"$gt": 2}}) == {"c"}
     assert await _keys(face, docs, filter={"missing": "x"}) == set()
 
