@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, LargeBinary, String, Text
+from sqlalchemy import JSON, DateTime, LargeBinary, String, Text
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
@@ -54,3 +54,9 @@ def document() -> TypeEngine[Any]:
 def blob() -> TypeEngine[bytes]:
     """A serialized value: ``BYTEA`` on PostgreSQL, ``LONGBLOB`` on MySQL."""
     return LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+def moment() -> TypeEngine[Any]:
+    """A naive UTC timestamp; microseconds on MySQL too (``DATETIME(6)``),
+    whose plain ``DATETIME`` rounds to the second."""
+    return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
