@@ -20,6 +20,10 @@ from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.models import CheckpointTTLRecord
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints import ttl as ttl_plans
+from test_cli import SHARED_BACKENDS
+from test_cli import ok as cli_ok
+from test_cli import ok_json as cli_json
+from test_cli import run as cli_run
 
 from conftest import Backend
 
@@ -594,3 +598,46 @@ async def test_a_graph_thread_expires_and_is_swept(savers: Savers) -> None:
         assert graph.get_state(config).values == {}
     assert await face.call("sweep_ttl") == 1
     assert await (await savers.beside(face)).threads() == set()
+
+
+# -- the command line -----------------------------------------------------------
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def cli_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Backend:
+    from conftest import make_backend
+
+    return make_backend(request.param, request, tmp_path)
+
+
+def test_cli_sweeps_shows_and_pins(cli_backend: Backend) -> None:
+    url = cli_backend.sync_url
+    clock = Clock()
+    with cli_backend.saver(ttl={"default_ttl": 10}) as saver:
+        face = Face(saver, clock)
+        for name in ("a", "b", "c"):
+            asyncio.run(face.write(name, 2))
+        clock.advance(-20)  # "c" written 20 minutes ago: its 10 are up
+        asyncio.run(face.write("c"))
+    cli_ok("pin", "a", "later", "--url", url)
+    shown = {r["thread_id"]: r for r in cli_json("ttl", "show", "--url", url)}
+    assert set(shown) == {"a", "b", "c", "later"}
+    assert shown["a"]["pinned"] and shown["later"]["expires_at"] is None
+    assert [r["thread_id"] for r in shown.values() if r["expired"]] == ["c"]
+    listed = {t["thread_id"]: t["pinned"] for t in cli_json("threads", "--url", url)}
+    assert listed == {"a": True, "b": False, "c": False}
+    assert "yes" in cli_ok("threads", "--url", url).stdout  # the pinned column
+
+    dry = cli_json("ttl", "sweep", "--url", url, "--dry-run")
+    assert dry == {"dry_run": True, "expired": ["c"], "swept": 0}
+    assert cli_run("ttl", "sweep", "--url", url, input="n\n").exit_code != 0
+    swept = cli_json("ttl", "sweep", "--url", url, "--yes")
+    assert swept == {"dry_run": False, "expired": ["c"], "swept": 1}
+    assert "no expired thread" in cli_ok("ttl", "sweep", "--url", url, "--yes").stdout
+    assert {t["thread_id"] for t in cli_json("threads", "--url", url)} == {"a", "b"}
+
+    unpinned = cli_json("unpin", "a", "--url", url)
+    assert unpinned == {"unpin": ["a"], "pinned": ["later"]}
+    assert cli_json("ttl", "show", "--url", url, "--pinned") == [
+        {"thread_id": "later", "expires_at": None, "pinned": True, "expired": False}
+    ]

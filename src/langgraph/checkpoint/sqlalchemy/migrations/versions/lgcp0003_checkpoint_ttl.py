@@ -8,7 +8,8 @@ One row per thread that has a TTL or a pin: ``expires_at`` (naive UTC,
 nullable, indexed for the sweep's "expired first" scan) and ``pinned``. A side
 table rather than columns on ``checkpoints``, so the official-compatible
 tables stay exactly the official saver's and either saver keeps working on
-them. Creating an empty table reads no row of the others.
+them. Creating an empty table reads no row of the others; a table already
+there is left as it is.
 
 Self-contained, as lgcp0001: the types are spelled out here.
 """
@@ -31,7 +32,14 @@ INDEX = "checkpoint_ttl_expires_at_idx"
 
 
 def upgrade() -> None:
-    schema = op.get_context().version_table_schema
+    context = op.get_context()
+    schema = context.version_table_schema
+    if not context.as_sql:
+        # Already there (a second version table on the same tables, say):
+        # adopted as it is, as lgcp0001 adopts.
+        inspector = sa.inspect(op.get_bind())
+        if inspector.has_table(TABLE, schema=schema):
+            return
     key = (
         sa.String(255)
         .with_variant(sa.Text(), "postgresql")

@@ -57,6 +57,7 @@ __all__ = [
     "guarded",
     "pinned_threads",
     "set_pin",
+    "side_rows",
     "sweep_batch",
     "then",
     "touch",
@@ -242,3 +243,20 @@ class TTLSweep:
         self.swept += swept
         self.done = swept < self.batch_size
         return swept
+
+
+def side_rows(now: datetime) -> Plan[list[tuple[str, datetime | None, bool, bool]]]:
+    """Every side row, soonest expiry first: (thread, expires_at, pinned,
+    expired at ``now``), for operators."""
+    result = yield Execute(
+        select(T.thread_id, T.expires_at, T.pinned).order_by(T.expires_at, T.thread_id)
+    )
+    return [
+        (
+            r.thread_id,
+            r.expires_at,
+            bool(r.pinned),
+            not r.pinned and r.expires_at is not None and r.expires_at <= now,
+        )
+        for r in result
+    ]
