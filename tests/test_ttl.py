@@ -248,20 +248,41 @@ async def test_sweep_keep_latest(savers: Savers) -> None:
     savers.clock.advance(6)
     await face.write("fresh")
     savers.clock.advance(5)
-    assert await face.get("t") is None  # expired, before the sweep
+    # Expired: the latest checkpoint stays served, the sweep trims the rest.
+    latest = await face.get("t")
+    assert latest is not None and latest.metadata["step"] == 3
+    assert len(await face.list(_config("t"))) == 4
     assert await face.call("sweep_ttl") == 1
     plain = await savers.beside(face)
     assert len(await plain.list(_config("t"))) == 1
     assert len(await plain.list(_config("t", "sub:1"))) == 1
     assert len(await plain.list(_config("fresh"))) == 4  # not expired: untouched
-    # The latest checkpoint is served again, and not swept again until written.
-    latest = await face.get("t")
-    assert latest is not None and latest.metadata["step"] == 3
+    after = await face.get("t")
+    assert after is not None and after.checkpoint == latest.checkpoint
+    # Not swept again until written.
     assert await face.call("sweep_ttl") == 0
-    await face.write("t")
+    await face.write("t", 2)
     savers.clock.advance(11)
-    assert await face.get("t") is None
     assert await face.call("sweep_ttl") == 2  # "t" and "fresh"
+    assert len(await plain.list(_config("t"))) == 1
+
+
+@pytest.mark.parametrize("strategy", ["delete", "keep_latest"])
+async def test_a_write_after_expiry_never_brings_old_checkpoints_back(
+    savers: Savers, strategy: str
+) -> None:
+    face = await savers.open(default_ttl=10, strategy=strategy)
+    await face.write("t", 3)
+    savers.clock.advance(11)  # expired; no sweep has run
+    await face.write("t")
+    history = await face.list(_config("t"))
+    # As if the sweep had come first: nothing old (delete), or the latest
+    # old checkpoint under the new one (keep_latest).
+    assert [t.metadata["step"] for t in history] == (
+        [0] if strategy == "delete" else [0, 2]
+    )
+    assert await face.get("t") is not None
+    assert await face.call("sweep_ttl") == 0  # alive again
 
 
 async def test_strategy_given_to_the_sweep_wins(savers: Savers) -> None:
@@ -588,6 +609,9 @@ async def test_a_graph_thread_expires_and_is_swept(savers: Savers) -> None:
         assert (await graph.ainvoke({"count": 5}, config))["count"] == 6
         savers.clock.advance(31)
         assert (await graph.aget_state(config)).values == {}
+        # A run on the expired thread starts afresh, and history is its own.
+        assert (await graph.ainvoke({"count": 10}, config))["count"] == 11
+        history = [s async for s in graph.aget_state_history(config)]
     else:
         assert graph.invoke({"count": 1}, config)["count"] == 2
         savers.clock.advance(20)
@@ -596,6 +620,10 @@ async def test_a_graph_thread_expires_and_is_swept(savers: Savers) -> None:
         assert graph.invoke({"count": 5}, config)["count"] == 6
         savers.clock.advance(31)
         assert graph.get_state(config).values == {}
+        assert graph.invoke({"count": 10}, config)["count"] == 11
+        history = list(graph.get_state_history(config))
+    assert [s.values for s in history] == [{"count": 11}, {"count": 10}, {}]
+    savers.clock.advance(31)
     assert await face.call("sweep_ttl") == 1
     assert await (await savers.beside(face)).threads() == set()
 

@@ -124,7 +124,9 @@ class SaverCore(BaseCheckpointSaver[str]):
     def _get_tuple_job(self, config: RunnableConfig) -> Job[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
         job = jobs.get_tuple_job(self._codec, self._ops, thread_id, ns, checkpoint_id)
-        return job if self.ttl is None else self._guarded(job, None, thread_id)
+        if self.ttl is None or not (self._hides_expired or self.ttl.refresh_on_read):
+            return job
+        return self._guarded(job, None, thread_id)
 
     def _pager(
         self,
@@ -165,7 +167,7 @@ class SaverCore(BaseCheckpointSaver[str]):
             checkpoint_id=checkpoint_id,
             filter=parse_filter(filter),
             before_id=before_id,
-            where=None if self.ttl is None else ttl.alive(self._clock()),
+            where=ttl.alive(self._clock()) if self._hides_expired else None,
         )
         if self.ttl is not None and thread_id is not None and self.ttl.refresh_on_read:
             return _RefreshingPager(self, query, parse_limit(limit), thread_id)
@@ -269,9 +271,19 @@ class SaverCore(BaseCheckpointSaver[str]):
         now + ``default_ttl`` first (unchanged without a TTL)."""
         if self.ttl is None:
             return job
-        expires_at = self._clock() + timedelta(minutes=self.ttl.default_ttl)
-        ops = self._ops
-        return ttl.then(lambda: ttl.touch(ops, thread_id, expires_at), job)
+        now = self._clock()
+        expires_at = now + timedelta(minutes=self.ttl.default_ttl)
+        ops, strategy = self._ops, self.ttl.strategy
+        return ttl.then(
+            lambda: ttl.touch(ops, thread_id, now, expires_at, strategy), job
+        )
+
+    @property
+    def _hides_expired(self) -> bool:
+        """Whether reads leave expired threads out: with ``delete``, an
+        expired thread is gone before the sweep; with ``keep_latest`` its
+        latest checkpoint stays served, and the sweep trims the rest."""
+        return self.ttl is not None and self.ttl.strategy == "delete"
 
     def _guarded(self, job: Job[T], empty: T, thread_id: str) -> Job[T]:
         assert self.ttl is not None
@@ -280,7 +292,9 @@ class SaverCore(BaseCheckpointSaver[str]):
             if self.ttl.refresh_on_read
             else None
         )
-        return ttl.guarded(job, empty, thread_id, self._clock, refresh)
+        return ttl.guarded(
+            job, empty, thread_id, self._clock, refresh, hide=self._hides_expired
+        )
 
     def _pin_job(self, thread_id: str, pinned: bool) -> Job[None]:
         tid = self._key(parse_thread_id(thread_id), "thread_id")

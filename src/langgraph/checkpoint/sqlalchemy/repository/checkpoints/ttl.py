@@ -42,6 +42,7 @@ from sqlalchemy import (
     delete,
     exists,
     false,
+    or_,
     select,
     true,
     update,
@@ -101,8 +102,34 @@ def _upsert(
         yield from ops.insert_ignore(TTL, [row])
 
 
-def touch(ops: DialectOps, thread_id: str, expires_at: datetime) -> Plan[None]:
-    """The thread expires at ``expires_at`` (a pin still wins)."""
+def touch(
+    ops: DialectOps,
+    thread_id: str,
+    now: datetime,
+    expires_at: datetime,
+    strategy: str,
+) -> Plan[None]:
+    """The thread, about to be written, expires at ``expires_at`` (a pin
+    still wins).
+
+    One statement when the thread is alive (an update of its row). When it
+    has expired and no sweep took it yet, it is swept here first, with the
+    sweep's ``strategy``, so a write never brings expired checkpoints back
+    (the reads before it saw none)."""
+    result = yield Execute(
+        update(TTL)
+        .where(
+            T.thread_id == thread_id,
+            or_(T.expires_at.is_(None), T.expires_at > now, T.pinned == true()),
+        )
+        .values(expires_at=expires_at)
+    )
+    if result.rowcount:
+        return
+    # No row, or an expired one: hold it (a sweeper skips it meanwhile).
+    stale = yield Execute(SELECT_STATE.with_for_update(), {"thread_id": thread_id})
+    if stale.first() is not None:
+        yield from _sweep_threads([thread_id], strategy)
     yield from _upsert(
         ops, {"thread_id": thread_id, "expires_at": expires_at}, ("expires_at",)
     )
@@ -133,15 +160,18 @@ def guard(
     now: datetime,
     refresh_to: datetime | None,
     slack: timedelta,
+    *,
+    hide: bool,
 ) -> Plan[bool]:
-    """Whether the thread may be served at ``now``; with ``refresh_to``,
-    push its expiry there when that moves it by more than ``slack`` (so a
-    busy thread's reads do not each write)."""
+    """Whether the thread may be served at ``now`` (with ``hide``, an expired
+    one may not); with ``refresh_to``, push a live thread's expiry there when
+    that moves it by more than ``slack`` (so a busy thread's reads do not
+    each write)."""
     row = (yield Execute(SELECT_STATE, {"thread_id": thread_id})).first()
     if row is None or row.pinned or row.expires_at is None:
         return True
     if row.expires_at <= now:
-        return False
+        return not hide
     if refresh_to is not None and refresh_to - row.expires_at > slack:
         # Only if no one moved it meanwhile (nor a sweep claimed it).
         yield Execute(
@@ -167,8 +197,13 @@ def sweep_batch(now: datetime, strategy: str, limit: int) -> Plan[int]:
         .with_for_update(skip_locked=True)
     )
     ids = [row.thread_id for row in claimed]
+    yield from _sweep_threads(ids, strategy)
+    return len(ids)
+
+
+def _sweep_threads(ids: Sequence[str], strategy: str) -> Plan[None]:
     if not ids:
-        return 0
+        return
     if strategy == "delete":
         yield from writes.delete_thread(ids)
         yield from forget(ids)
@@ -176,7 +211,6 @@ def sweep_batch(now: datetime, strategy: str, limit: int) -> Plan[int]:
         for thread_id in ids:
             yield from retention.prune_keep_last(thread_id, 1)
         yield Execute(update(TTL).where(T.thread_id.in_(ids)).values(expires_at=None))
-    return len(ids)
 
 
 # -- jobs ------------------------------------------------------------------
@@ -199,16 +233,19 @@ def guarded(
     thread_id: str,
     now: Callable[[], datetime],
     refresh_by: timedelta | None,
+    *,
+    hide: bool,
 ) -> Job[R]:
     """``job`` (a read of one thread), or ``empty`` when the thread has
-    expired; with ``refresh_by``, reading pushes the expiry to now +
-    ``refresh_by`` when that moves it by more than a tenth of it."""
+    expired and ``hide`` says so; with ``refresh_by``, reading pushes a live
+    thread's expiry to now + ``refresh_by`` when that moves it by more than a
+    tenth of it."""
 
     def plan() -> Plan[R]:
         moment = now()
         refresh_to = None if refresh_by is None else moment + refresh_by
         slack = (refresh_by or timedelta()) / 10
-        if not (yield from guard(thread_id, moment, refresh_to, slack)):
+        if not (yield from guard(thread_id, moment, refresh_to, slack, hide=hide)):
             return empty
         return (yield from job.new_plan())
 
