@@ -55,9 +55,10 @@ class SQLAlchemySaver(SaverCore):
             ``checkpointer.ttl``: ``default_ttl`` (minutes a thread lives
             after its last write; required), ``strategy`` (``"delete"``, the
             default, or ``"keep_latest"``), ``sweep_interval_minutes``
-            (default 5) and ``refresh_on_read`` (default ``True``). Expired
-            threads are never read; ``sweep_ttl()`` or the sweeper
-            (``start_ttl_sweeper()``) removes them. ``None`` (the default):
+            (default 5) and ``refresh_on_read`` (default ``True``). With
+            ``"delete"``, expired threads are not served even before
+            ``sweep_ttl()`` or the sweeper (``start_ttl_sweeper()``) removes
+            them. ``None`` (the default):
             threads never expire and no statement about expiry runs. See
             docs/operations.md, "Checkpoint TTL".
         force_portable: use the statements written for dialects without a
