@@ -6,6 +6,9 @@ controllable clock (the savers' ``_clock``)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -669,3 +672,40 @@ def test_cli_sweeps_shows_and_pins(cli_backend: Backend) -> None:
     assert cli_json("ttl", "show", "--url", url, "--pinned") == [
         {"thread_id": "later", "expires_at": None, "pinned": True, "expired": False}
     ]
+
+
+def test_sweeps_in_several_processes_sweep_each_thread_once(
+    cli_backend: Backend,
+) -> None:
+    """Three `ttl sweep` processes at once, as replicas or overlapping
+    CronJobs would run them."""
+    clock = Clock()
+    clock.advance(-60)  # written an hour ago: their 10 minutes are up
+    with cli_backend.saver(ttl={"default_ttl": 10}) as saver:
+        face = Face(saver, clock)
+        for n in range(30):
+            asyncio.run(face.write(f"t{n:02}"))
+    command = [
+        sys.executable,
+        "-m",
+        "langgraph.checkpoint.sqlalchemy",
+        "ttl",
+        "sweep",
+        "--url",
+        cli_backend.sync_url,
+        "--batch-size",
+        "2",
+        "--yes",
+        "--json",
+    ]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    reports = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err.decode()
+        reports.append(json.loads(out))
+    assert sum(r["swept"] for r in reports) == 30
+    assert cli_json("threads", "--url", cli_backend.sync_url) == []
