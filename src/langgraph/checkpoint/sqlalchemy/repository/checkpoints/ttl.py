@@ -71,8 +71,21 @@ T = TTL.c
 
 STRATEGIES = ("delete", "keep_latest")
 
+# Built once (run ``hot``): the statements of every put and read with a TTL.
 SELECT_STATE = select(T.expires_at, T.pinned).where(
     T.thread_id == bindparam("thread_id")
+)
+EXTEND_LIVE = (
+    update(TTL)
+    .where(
+        T.thread_id == bindparam("thread"),
+        or_(
+            T.expires_at.is_(None),
+            T.expires_at > bindparam("now"),
+            T.pinned == true(),
+        ),
+    )
+    .values(expires_at=bindparam("new_expiry"))
 )
 
 
@@ -117,18 +130,23 @@ def touch(
     sweep's ``strategy``, so a write never brings expired checkpoints back
     (the reads before it saw none)."""
     result = yield Execute(
-        update(TTL)
-        .where(
-            T.thread_id == thread_id,
-            or_(T.expires_at.is_(None), T.expires_at > now, T.pinned == true()),
-        )
-        .values(expires_at=expires_at)
+        EXTEND_LIVE,
+        {"thread": thread_id, "now": now, "new_expiry": expires_at},
+        hot=True,
     )
     if result.rowcount:
         return
     # No row, or an expired one: hold it (a sweeper skips it meanwhile).
-    stale = yield Execute(SELECT_STATE.with_for_update(), {"thread_id": thread_id})
-    if stale.first() is not None:
+    held = yield Execute(SELECT_STATE.with_for_update(), {"thread_id": thread_id})
+    row = held.first()
+    # Checked again: a driver that counts changed rather than matched rows
+    # reports 0 for an expiry set to the value it had.
+    if (
+        row is not None
+        and not row.pinned
+        and row.expires_at is not None
+        and row.expires_at <= now
+    ):
         yield from _sweep_threads([thread_id], strategy)
     yield from _upsert(
         ops, {"thread_id": thread_id, "expires_at": expires_at}, ("expires_at",)
@@ -167,7 +185,7 @@ def guard(
     one may not); with ``refresh_to``, push a live thread's expiry there when
     that moves it by more than ``slack`` (so a busy thread's reads do not
     each write)."""
-    row = (yield Execute(SELECT_STATE, {"thread_id": thread_id})).first()
+    row = (yield Execute(SELECT_STATE, {"thread_id": thread_id}, hot=True)).first()
     if row is None or row.pinned or row.expires_at is None:
         return True
     if row.expires_at <= now:
