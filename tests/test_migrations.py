@@ -25,8 +25,9 @@ from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata, migrate
 from conftest import Backend
 
 REPO = Path(__file__).resolve().parents[1]
-OUR_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
+OUR_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes", "checkpoint_ttl"}
 STORE_TABLES = {"store"}
+HEAD = "lgcp0003"
 
 
 def _tables(saver: SQLAlchemySaver, schema: str | None = None) -> set[str]:
@@ -64,6 +65,28 @@ def test_downgrade_base_then_upgrade_again(saver: SQLAlchemySaver) -> None:
     assert saver.get_tuple(config) is not None
 
 
+def test_ttl_table_down_and_up_again(saver: SQLAlchemySaver) -> None:
+    """lgcp0003 adds the TTL side table alone: down to lgcp0002 drops it and
+    keeps every checkpoint; up again brings it back, empty, indexed."""
+    ttl_saver = SQLAlchemySaver(saver.bind, ttl={"default_ttl": 5})
+    config = ttl_saver.put(
+        generate_config("t"), generate_checkpoint(), generate_metadata(), {}
+    )
+    ttl_saver.pin_thread("t")
+    with saver.bind.begin() as conn:  # type: ignore[union-attr]
+        command.downgrade(migrate.alembic_config(conn), "lgcp0002")
+    assert "checkpoint_ttl" not in _tables(saver)
+    assert saver.get_tuple(config) is not None
+    saver.setup()
+    assert "checkpoint_ttl" in _tables(saver)
+    with saver.bind.connect() as conn:  # type: ignore[union-attr]
+        assert migrate.current_heads(conn) == {HEAD}
+        indexes = sa.inspect(conn).get_indexes("checkpoint_ttl")
+    assert [ix["column_names"] for ix in indexes] == [["expires_at"]]
+    assert ttl_saver.list_pinned_threads() == []
+    assert ttl_saver.get_tuple(config) is not None
+
+
 def test_setup_is_cheap_at_head(saver: SQLAlchemySaver) -> None:
     statements: list[str] = []
     engine = saver.bind.engine
@@ -74,7 +97,7 @@ def test_setup_is_cheap_at_head(saver: SQLAlchemySaver) -> None:
         s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER"))
     ]
     with saver.bind.connect() as conn:  # type: ignore[union-attr]
-        assert migrate.current_heads(conn) == {"lgcp0002"}
+        assert migrate.current_heads(conn) == {HEAD}
 
 
 def test_offline_sql_renders_ddl(backend: Backend) -> None:
@@ -88,6 +111,7 @@ def test_offline_sql_renders_ddl(backend: Backend) -> None:
         assert "CREATE TABLE checkpoints" in ddl
         assert "CREATE TABLE store" in ddl
         assert "CREATE TABLE checkpoint_writes" in ddl
+        assert "CREATE TABLE checkpoint_ttl" in ddl
         assert "langgraph_checkpoint_alembic_version" in ddl
     assert "LONGBLOB" in ddl  # the last one rendered was MySQL
 
@@ -116,7 +140,7 @@ def test_command_line_forms(backend: Backend) -> None:
     try:
         _cli("-m", module, "-x", f"url={url}", "upgrade", "heads")
         current = _cli("-m", module, "-x", f"url={url}", "current")
-        assert "lgcp0002" in current and "lgst0001" in current
+        assert HEAD in current and "lgst0001" in current
         assert "lgcp0001" in _cli("-m", module, "history")
         # The checkout's alembic/ folder and an environment variable.
         out = _cli(
@@ -127,7 +151,7 @@ def test_command_line_forms(backend: Backend) -> None:
             "current",
             env={migrate.URL_ENV_VAR: url},
         )
-        assert "lgcp0002" in out
+        assert HEAD in out
         _cli("-m", module, "-x", f"url={url}", "downgrade", "base")
         engine = sa.create_engine(url)
         try:
@@ -198,7 +222,7 @@ def test_two_schemas_are_isolated(request: pytest.FixtureRequest, server: str) -
             if conn.dialect.name == "postgresql":
                 path = conn.execute(sa.text("show search_path")).scalar()
                 assert path == '"$user", public'
-            assert migrate.current_heads(conn, schema=a_name) == {"lgcp0002"}
+            assert migrate.current_heads(conn, schema=a_name) == {HEAD}
 
 
 def test_adopts_official_postgres_tables(postgres_url: str) -> None:
@@ -230,7 +254,7 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
     with SQLAlchemySaver.from_url(url) as ours:
         ours.setup()
         with ours.bind.connect() as conn:  # type: ignore[union-attr]
-            assert migrate.current_heads(conn) == {"lgcp0002"}
+            assert migrate.current_heads(conn) == {HEAD}
             indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("checkpoints")}
             gin_options = conn.execute(
                 sa.text(
@@ -243,6 +267,8 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
         assert gin_options == ["fastupdate=off"]
         after = list(ours.list(None))
         assert [t.config for t in after] == [t.config for t in before]
+        # The side table came alongside; the official tables stay the same.
+        assert "checkpoint_ttl" in _tables(ours)
         assert [t.checkpoint for t in after] == [t.checkpoint for t in before]
         assert [t.pending_writes for t in after] == [t.pending_writes for t in before]
         assert [t.metadata for t in after] == [t.metadata for t in before]
@@ -276,11 +302,11 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
         with engine.connect() as conn:
             assert {"users", "alembic_version"} | OUR_TABLES | STORE_TABLES <= tables()
             assert migrate.VERSION_TABLE not in tables()  # the host's table is used
-            # One row per branch: the host's head, and our two (lgcp0002, on
+            # One row per branch: the host's head, and our two (lgcp0003, on
             # top of the lgcp0001 that host0001's depends_on names; the
             # store's lgst0001).
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001", "lgcp0002", "lgst0001"}
+            assert heads == {"host0001", HEAD, "lgst0001"}
             sys.path.insert(0, str(HOST_APP))
             try:
                 from host_models import host_metadata
@@ -306,7 +332,8 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
         assert not (tables() & (OUR_TABLES | {"users"}))
         assert tables() >= STORE_TABLES  # the store's branch stays
         command.upgrade(config, "host@head")  # ours first, then the host's
-        assert {"users"} | OUR_TABLES <= tables()
+        # (ours to lgcp0001 only, which host0001 depends on: no side table)
+        assert {"users"} | (OUR_TABLES - {"checkpoint_ttl"}) <= tables()
     finally:
         engine.dispose()
 
@@ -404,7 +431,7 @@ def test_each_setup_upgrades_its_own_branch(tmp_path: Path) -> None:
         saver.setup()
         assert _tables(saver) == OUR_TABLES | STORE_TABLES | {migrate.VERSION_TABLE}
         with saver.bind.connect() as conn:  # type: ignore[union-attr]
-            assert migrate.current_heads(conn) == {"lgcp0002", "lgst0001"}
+            assert migrate.current_heads(conn) == {HEAD, "lgst0001"}
     other = f"sqlite:///{tmp_path / 'saver-only.db'}"
     with SQLAlchemySaver.from_url(other) as saver:
         saver.setup()

@@ -47,6 +47,10 @@ from servers.postgres import drop_database, fresh_database
 
 pytestmark = pytest.mark.postgres
 
+# Ours beside the official tables: the version record, and the checkpoint TTL
+# side table (expiries and pins; revision lgcp0003).
+OUR_OWN_TABLES = {VERSION_TABLE, "checkpoint_ttl"}
+
 TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 OFFICIAL_BOOKKEEPING = "checkpoint_migrations"
 OUR_EXTRA_INDEXES = {"checkpoints_metadata_gin_idx"}
@@ -518,7 +522,7 @@ def test_official_then_ours(database: str, nested: bool) -> None:
         _assert_changed(
             schema,
             _schema(database),
-            {VERSION_TABLE},
+            OUR_OWN_TABLES,
             added=OUR_EXTRA_INDEXES,
             dropped=OFFICIAL_THREAD_ID_INDEXES,
         )
@@ -640,7 +644,7 @@ def test_same_tables_columns_and_keys(two_databases: tuple[str, str]) -> None:
     theirs, ours = _set_up_both(two_databases)
     # Each keeps its own record of what it has set up, nothing else.
     assert set(theirs) == {*TABLES, OFFICIAL_BOOKKEEPING}
-    assert set(ours) == {*TABLES, VERSION_TABLE}
+    assert set(ours) == {*TABLES, *OUR_OWN_TABLES}
     for table in TABLES:
         want, got = theirs[table], ours[table]
         # Same columns in the same order (positional INSERTs and SELECT * see

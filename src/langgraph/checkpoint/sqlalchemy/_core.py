@@ -28,6 +28,7 @@ from langgraph.checkpoint.sqlalchemy._compat import DeltaChannelHistory
 from langgraph.checkpoint.sqlalchemy._validate import (
     KEY_LIMITS,
     InvalidConfigError,
+    TTLSettings,
     check_length,
     no_nul,
     parse_config,
@@ -35,17 +36,19 @@ from langgraph.checkpoint.sqlalchemy._validate import (
     parse_limit,
     parse_thread_id,
     parse_thread_ids,
+    parse_ttl,
 )
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
-from langgraph.checkpoint.sqlalchemy.repository.checkpoints import jobs
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import jobs, ttl
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
     Codec,
     checkpoint_id_at,
     config_for,
 )
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.reads import ListQuery
-from langgraph.checkpoint.sqlalchemy.repository.plan import Job
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
+from langgraph.checkpoint.sqlalchemy.runtime.sweeper import sweep_interval_seconds
 from sqlalchemy.engine import Dialect
 
 __all__ = ["PRUNE_STRATEGIES", "SaverCore"]
@@ -67,8 +70,12 @@ class SaverCore(BaseCheckpointSaver[str]):
         force_portable: bool = False,
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
+        ttl: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(serde=serde)
+        #: The validated ``ttl=`` (``None``: threads never expire, and no
+        #: statement about expiry runs).
+        self.ttl: TTLSettings | None = parse_ttl(ttl)
         self._ops = dialect_ops(dialect, force_portable=force_portable)
         if schema is not None and (not isinstance(schema, str) or not schema):
             raise ValueError("schema must be a non-empty str or None")
@@ -79,6 +86,11 @@ class SaverCore(BaseCheckpointSaver[str]):
         self._exec_options: dict[str, Any] | None = (
             {"schema_translate_map": {None: schema}} if schema else None
         )
+
+    @staticmethod
+    def _clock() -> datetime:
+        """Now, as the side table stores moments: naive UTC (tests move it)."""
+        return datetime.now(timezone.utc).replace(tzinfo=None)
 
     @property
     def _codec(self) -> Codec:
@@ -111,7 +123,10 @@ class SaverCore(BaseCheckpointSaver[str]):
 
     def _get_tuple_job(self, config: RunnableConfig) -> Job[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = self._thread_key(config)
-        return jobs.get_tuple_job(self._codec, self._ops, thread_id, ns, checkpoint_id)
+        job = jobs.get_tuple_job(self._codec, self._ops, thread_id, ns, checkpoint_id)
+        if self.ttl is None or not (self._hides_expired or self.ttl.refresh_on_read):
+            return job
+        return self._guarded(job, None, thread_id)
 
     def _pager(
         self,
@@ -152,7 +167,10 @@ class SaverCore(BaseCheckpointSaver[str]):
             checkpoint_id=checkpoint_id,
             filter=parse_filter(filter),
             before_id=before_id,
+            where=ttl.alive(self._clock()) if self._hides_expired else None,
         )
+        if self.ttl is not None and thread_id is not None and self.ttl.refresh_on_read:
+            return _RefreshingPager(self, query, parse_limit(limit), thread_id)
         return jobs.Pager(self._codec, self._ops, query, parse_limit(limit))
 
     def _put_job(
@@ -180,7 +198,9 @@ class SaverCore(BaseCheckpointSaver[str]):
             new_versions,
         )
         next_config = config_for(thread_id, ns, checkpoint["id"])
-        return jobs.put_job(self._ops, row, blobs, next_config)
+        return self._touching(
+            thread_id, jobs.put_job(self._ops, row, blobs, next_config)
+        )
 
     def _put_writes_job(
         self,
@@ -224,8 +244,8 @@ class SaverCore(BaseCheckpointSaver[str]):
             raise ValueError(
                 "source_thread_id and target_thread_id are the same thread"
             )
-
-        return jobs.copy_thread_job(source, target)
+        # The copy is not pinned; with a TTL it expires as a new thread does.
+        return self._touching(target, jobs.copy_thread_job(source, target))
 
     def _prune_jobs(
         self, thread_ids: Sequence[str], strategy: str, keep: int | None
@@ -241,13 +261,66 @@ class SaverCore(BaseCheckpointSaver[str]):
         return jobs.prune_jobs(ids, None if strategy == "delete" else count)
 
     def _sweep(self, older_than: datetime | timedelta, batch_size: int) -> jobs.Sweep:
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int)
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        _check_batch_size(batch_size)
         return jobs.Sweep(checkpoint_id_at(_moment(older_than)), batch_size)
+
+    # -- TTL ---------------------------------------------------------------
+
+    def _touching(self, thread_id: str, job: Job[T]) -> Job[T]:
+        """``job``, which writes ``thread_id``, pushing the thread's expiry to
+        now + ``default_ttl`` first (unchanged without a TTL)."""
+        if self.ttl is None:
+            return job
+        now = self._clock()
+        expires_at = now + timedelta(minutes=self.ttl.default_ttl)
+        ops, strategy = self._ops, self.ttl.strategy
+        return ttl.then(
+            lambda: ttl.touch(ops, thread_id, now, expires_at, strategy), job
+        )
+
+    @property
+    def _hides_expired(self) -> bool:
+        """Whether reads leave expired threads out: with ``delete``, an
+        expired thread is gone before the sweep; with ``keep_latest`` its
+        latest checkpoint stays served, and the sweep trims the rest."""
+        return self.ttl is not None and self.ttl.strategy == "delete"
+
+    def _guarded(self, job: Job[T], empty: T, thread_id: str) -> Job[T]:
+        assert self.ttl is not None
+        refresh = (
+            timedelta(minutes=self.ttl.default_ttl)
+            if self.ttl.refresh_on_read
+            else None
+        )
+        return ttl.guarded(
+            job, empty, thread_id, self._clock, refresh, hide=self._hides_expired
+        )
+
+    def _pin_job(self, thread_id: str, pinned: bool) -> Job[None]:
+        tid = self._key(parse_thread_id(thread_id), "thread_id")
+        ops = self._ops
+        return Job(lambda: ttl.set_pin(ops, tid, pinned))
+
+    def _pinned_job(self) -> Job[list[str]]:
+        return Job(ttl.pinned_threads, read_only=True)
+
+    def _ttl_sweep(self, strategy: str | None, batch_size: int) -> ttl.TTLSweep:
+        if strategy is None:
+            strategy = "delete" if self.ttl is None else self.ttl.strategy
+        if strategy not in ttl.STRATEGIES:
+            raise ValueError(
+                f"unknown TTL strategy {strategy!r}; use one of {ttl.STRATEGIES}"
+            )
+        _check_batch_size(batch_size)
+        return ttl.TTLSweep(self._clock(), strategy, batch_size)
+
+    def _sweep_interval(self) -> float:
+        if self.ttl is None:
+            raise ValueError(
+                "this saver has no ttl; pass ttl={'default_ttl': minutes, ...} "
+                "to run a TTL sweeper"
+            )
+        return sweep_interval_seconds(self.ttl.sweep_interval_minutes)
 
     def _delta_history_job(
         self, config: RunnableConfig, channels: Sequence[str]
@@ -274,6 +347,35 @@ class SaverCore(BaseCheckpointSaver[str]):
         else:
             counter = int(str(current).split(".")[0])
         return f"{counter + 1:032}.{random.random():016}"
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+
+
+class _RefreshingPager(jobs.Pager):
+    """A thread's ``list`` with ``refresh_on_read``: the first page is read
+    behind the TTL guard, which pushes the thread's expiry."""
+
+    def __init__(
+        self, core: SaverCore, query: ListQuery, limit: int | None, thread_id: str
+    ) -> None:
+        super().__init__(core._codec, core._ops, query, limit)
+        self._core = core
+        self._thread_id = thread_id
+        self._first = True
+
+    def next_job(self) -> Job[list[CheckpointTuple]] | None:
+        job = super().next_job()
+        if job is None or not self._first:
+            return job
+        self._first = False
+        return self._core._guarded(job, [], self._thread_id)
 
 
 def _keep_count(strategy: str, keep: int | None) -> int:

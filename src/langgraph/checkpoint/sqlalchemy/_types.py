@@ -95,3 +95,9 @@ class UtcTimestamp(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def moment() -> TypeEngine[Any]:
+    """A naive UTC timestamp; microseconds on MySQL too (``DATETIME(6)``),
+    whose plain ``DATETIME`` rounds to the second."""
+    return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")

@@ -21,6 +21,7 @@ from langgraph.checkpoint.sqlalchemy import _types
 __all__ = [
     "InvalidConfigError",
     "PayloadTooLargeError",
+    "TTLSettings",
     "ThreadKey",
     "check_length",
     "clean_json",
@@ -30,6 +31,7 @@ __all__ = [
     "parse_limit",
     "parse_thread_id",
     "parse_thread_ids",
+    "parse_ttl",
 ]
 
 
@@ -245,3 +247,65 @@ def no_nul(value: str, what: str) -> str:
     if "\x00" in value:
         raise ValueError(f"{what} contains a NUL character, which can't be stored")
     return value
+
+
+class TTLSettings(NamedTuple):
+    """A validated ``ttl=``: the keys of ``langgraph.json``'s
+    ``checkpointer.ttl``."""
+
+    default_ttl: float
+    strategy: str
+    sweep_interval_minutes: float
+    refresh_on_read: bool
+
+
+TTL_STRATEGIES = ("delete", "keep_latest")
+_TTL_KEYS = ("default_ttl", "strategy", "sweep_interval_minutes", "refresh_on_read")
+
+
+def _minutes(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"ttl[{key!r}] must be a number of minutes, not {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"ttl[{key!r}] must be a positive number of minutes, not {value!r}"
+        )
+    return float(value)
+
+
+def parse_ttl(value: Any) -> TTLSettings | None:
+    """``ttl=`` checked: ``None``, or a mapping of the ``langgraph.json``
+    keys, ``default_ttl`` required (minutes), ``strategy`` ``"delete"``
+    (default) or ``"keep_latest"``, ``sweep_interval_minutes`` (default 5)
+    and ``refresh_on_read`` (default ``True``)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            "ttl must be a dict such as {'default_ttl': 60 * 24} (minutes), "
+            f"not {type(value).__name__}"
+        )
+    unknown = sorted(str(k) for k in value if k not in _TTL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown ttl keys {unknown}; the keys are {list(_TTL_KEYS)}")
+    if value.get("default_ttl") is None:
+        raise ValueError(
+            "ttl needs 'default_ttl': the minutes a thread lives after its last write"
+        )
+    strategy = value.get("strategy", "delete")
+    if strategy not in TTL_STRATEGIES:
+        raise ValueError(
+            f"ttl['strategy'] must be one of {TTL_STRATEGIES}, not {strategy!r}"
+        )
+    refresh = value.get("refresh_on_read", True)
+    if not isinstance(refresh, bool):
+        raise TypeError(f"ttl['refresh_on_read'] must be a bool, not {refresh!r}")
+    interval = value.get("sweep_interval_minutes")
+    return TTLSettings(
+        default_ttl=_minutes(value["default_ttl"], "default_ttl"),
+        strategy=strategy,
+        sweep_interval_minutes=5.0
+        if interval is None
+        else _minutes(interval, "sweep_interval_minutes"),
+        refresh_on_read=refresh,
+    )

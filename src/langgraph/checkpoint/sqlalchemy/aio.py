@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -25,6 +26,7 @@ from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
 from langgraph.checkpoint.sqlalchemy.runtime.driver import AsyncRunner
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_async_engine
 from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
+from langgraph.checkpoint.sqlalchemy.runtime.sweeper import AsyncSweeper
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,12 +49,25 @@ class AsyncSQLAlchemySaver(SaverCore):
         version_table: the Alembic version table (its default never collides
             with a host application's ``alembic_version``).
         serde: the serializer for channel values and writes.
+        ttl: checkpoint TTL, with the keys of ``langgraph.json``'s
+            ``checkpointer.ttl``: ``default_ttl`` (minutes a thread lives
+            after its last write; required), ``strategy`` (``"delete"``, the
+            default, or ``"keep_latest"``), ``sweep_interval_minutes``
+            (default 5) and ``refresh_on_read`` (default ``True``). With
+            ``"delete"``, expired threads are not served even before
+            ``sweep_ttl()`` or the sweeper (``start_ttl_sweeper()``) removes
+            them. ``None`` (the default):
+            threads never expire and no statement about expiry runs. See
+            docs/operations.md, "Checkpoint TTL".
         force_portable: use the statements written for dialects without a
             native upsert (for testing that path).
 
     Raises:
         TypeError: ``bind`` is not an ``AsyncEngine`` or ``AsyncConnection``.
-        ValueError: ``schema`` is not ``None`` or a non-empty ``str``; or
+        ValueError: ``ttl`` has an unknown key, no ``default_ttl``, an unknown
+            ``strategy`` or a number that is not positive (``TypeError``
+            for a value of the wrong type); ``schema`` is not ``None`` or a
+            non-empty ``str``; or
             ``bind`` autocommits every statement, or is an in-memory SQLite
             engine that gives each thread a database of its own (see
             ``runtime.policy.TransactionPolicy.for_bind``).
@@ -66,6 +81,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
         force_portable: bool = False,
+        ttl: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(bind, (AsyncEngine, AsyncConnection)):
             raise TypeError(
@@ -79,10 +95,12 @@ class AsyncSQLAlchemySaver(SaverCore):
             schema=schema,
             version_table=version_table,
             force_portable=force_portable,
+            ttl=ttl,
         )
         self.bind = bind
         self._runner = AsyncRunner(bind, policy, self._exec_options)
         self._owned_engine: AsyncEngine | None = None
+        self._sweeper: AsyncSweeper | None = None
         try:
             self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -97,6 +115,7 @@ class AsyncSQLAlchemySaver(SaverCore):
         serde: SerializerProtocol | None = None,
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
+        ttl: Mapping[str, Any] | None = None,
     ) -> AsyncSQLAlchemySaver:
         """A saver on a new async engine for ``url``, disposed when closed.
 
@@ -113,7 +132,9 @@ class AsyncSQLAlchemySaver(SaverCore):
             The saver, which owns its engine.
         """
         engine = make_async_engine(url, engine_kwargs)
-        saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
+        saver = cls(
+            engine, serde=serde, schema=schema, version_table=version_table, ttl=ttl
+        )
         saver._owned_engine = engine
         return saver
 
@@ -122,8 +143,10 @@ class AsyncSQLAlchemySaver(SaverCore):
 
         The async form of [`SQLAlchemySaver.close`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.close]: closes the connection the
         saver keeps on a one-connection engine, and disposes of the engine if
-        this saver made it (``from_url``).
+        this saver made it (``from_url``). A running TTL sweeper is stopped
+        first.
         """
+        await self.stop_ttl_sweeper()
         await self._runner.release()
         if self._owned_engine is not None:
             await self._owned_engine.dispose()
@@ -308,6 +331,55 @@ class AsyncSQLAlchemySaver(SaverCore):
                 await self._arun(prune)
         return sweep.threads
 
+    # -- checkpoint TTL ------------------------------------------------------
+
+    async def asweep_ttl(
+        self, *, strategy: str | None = None, batch_size: int = 100
+    ) -> int:
+        """Sweep the threads whose TTL has run out; returns how many.
+
+        The async form of [`SQLAlchemySaver.sweep_ttl`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.sweep_ttl]: same arguments,
+        result and errors.
+        """
+        sweep = self._ttl_sweep(strategy, batch_size)
+        while (job := sweep.next_job()) is not None:
+            sweep.advance(await self._arun(job))
+        return sweep.swept
+
+    def start_ttl_sweeper(self) -> None:
+        """Run ``asweep_ttl()`` every ``sweep_interval_minutes`` in a task on
+        the running event loop (call it from inside the loop), until ``await
+        stop_ttl_sweeper()`` or ``aclose()``. As [`SQLAlchemySaver.start_ttl_sweeper`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.start_ttl_sweeper] otherwise.
+
+        Raises:
+            ValueError: the saver has no ``ttl``.
+            RuntimeError: no event loop is running.
+        """
+        if self._sweeper is None:
+            self._sweeper = AsyncSweeper(
+                self.asweep_ttl, self._sweep_interval(), name="checkpoint-ttl-sweeper"
+            )
+        self._sweeper.start()
+
+    async def stop_ttl_sweeper(self) -> None:
+        """Cancel the sweeper task and wait for it to end (a no-op if none
+        runs)."""
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            await sweeper.stop()
+
+    async def apin_thread(self, thread_id: str) -> None:
+        """Keep a thread forever. The async form of [`SQLAlchemySaver.pin_thread`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.pin_thread]."""
+        await self._arun(self._pin_job(thread_id, True))
+
+    async def aunpin_thread(self, thread_id: str) -> None:
+        """Undo ``apin_thread``. The async form of [`SQLAlchemySaver.unpin_thread`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver.unpin_thread]."""
+        await self._arun(self._pin_job(thread_id, False))
+
+    async def alist_pinned_threads(self) -> builtins.list[str]:
+        """The pinned thread IDs, in ID order."""
+        return await self._arun(self._pinned_job())
+
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
@@ -466,6 +538,27 @@ class AsyncSQLAlchemySaver(SaverCore):
                 older_than, strategy=strategy, keep=keep, batch_size=batch_size
             )
         )
+
+    def sweep_ttl(self, *, strategy: str | None = None, batch_size: int = 100) -> int:
+        """The sync form of [`asweep_ttl`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.asweep_ttl], from another thread.
+
+        Raises:
+            asyncio.InvalidStateError: called on the event loop's own thread,
+                or while no running event loop serves the saver.
+        """
+        return self._sync(self.asweep_ttl(strategy=strategy, batch_size=batch_size))
+
+    def pin_thread(self, thread_id: str) -> None:
+        """The sync form of [`apin_thread`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.apin_thread], from another thread."""
+        self._sync(self.apin_thread(thread_id))
+
+    def unpin_thread(self, thread_id: str) -> None:
+        """The sync form of [`aunpin_thread`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.aunpin_thread], from another thread."""
+        self._sync(self.aunpin_thread(thread_id))
+
+    def list_pinned_threads(self) -> builtins.list[str]:
+        """The sync form of [`alist_pinned_threads`][langgraph.checkpoint.sqlalchemy.aio.AsyncSQLAlchemySaver.alist_pinned_threads], from another thread."""
+        return self._sync(self.alist_pinned_threads())
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]

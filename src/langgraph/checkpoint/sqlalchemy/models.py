@@ -1,4 +1,4 @@
-"""The declarative schema: three tables on one ``MetaData``.
+"""The declarative schema: four tables on one ``MetaData``.
 
 Host applications can add ``metadata`` to their own Alembic
 ``target_metadata``. On PostgreSQL the tables, columns and keys are those of
@@ -19,6 +19,9 @@ filters.
   one row per (namespace, key), column-compatible on PostgreSQL with the
   official ``PostgresStore``'s table of the same name. Created by its own
   migration branch (``langgraph_store``), not by the saver's ``setup()``.
+* ``checkpoint_ttl``: per thread, when it expires (checkpoint TTL) and whether
+  it is pinned (kept forever). A side table (revision lgcp0003), so the three
+  tables above stay those of the official saver.
 """
 
 from __future__ import annotations
@@ -41,14 +44,16 @@ from langgraph.checkpoint.sqlalchemy._types import (
     blob,
     document,
     key_string,
+    moment,
 )
-from sqlalchemy import Index, Integer, MetaData, text
+from sqlalchemy import Boolean, Index, Integer, MetaData, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
     "CheckpointBlobRecord",
     "CheckpointRecord",
+    "CheckpointTTLRecord",
     "CheckpointWriteRecord",
     "StoreRecord",
     "metadata",
@@ -202,3 +207,19 @@ class StoreRecord(Base):
             sqlite_where=text("expires_at IS NOT NULL"),
         ),
     )
+class CheckpointTTLRecord(Base):
+    """When a thread expires, and whether it is pinned.
+
+    ``expires_at`` is a naive UTC moment, NULL for a thread that does not
+    expire until it is written again (a ``keep_latest`` sweep clears it). A
+    pinned thread is never served as expired nor swept, whatever
+    ``expires_at`` says. A thread without a row never expires.
+    """
+
+    __tablename__ = "checkpoint_ttl"
+
+    thread_id: Mapped[str] = mapped_column(
+        key_string(THREAD_ID_LENGTH), primary_key=True
+    )
+    expires_at: Mapped[datetime | None] = mapped_column(moment(), index=True)
+    pinned: Mapped[bool] = mapped_column(Boolean(), server_default=false())

@@ -5,6 +5,7 @@ interface on top of ``SaverCore`` (what both savers share) and a
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -27,6 +28,7 @@ from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
 from langgraph.checkpoint.sqlalchemy.runtime.driver import Runner
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
 from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
+from langgraph.checkpoint.sqlalchemy.runtime.sweeper import Sweeper
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine.url import URL
 
@@ -49,12 +51,25 @@ class SQLAlchemySaver(SaverCore):
             with a host application's ``alembic_version``).
         serde: the serializer for channel values and writes; defaults to
             LangGraph's ``JsonPlusSerializer``. ``EncryptedSerializer`` works.
+        ttl: checkpoint TTL, with the keys of ``langgraph.json``'s
+            ``checkpointer.ttl``: ``default_ttl`` (minutes a thread lives
+            after its last write; required), ``strategy`` (``"delete"``, the
+            default, or ``"keep_latest"``), ``sweep_interval_minutes``
+            (default 5) and ``refresh_on_read`` (default ``True``). With
+            ``"delete"``, expired threads are not served even before
+            ``sweep_ttl()`` or the sweeper (``start_ttl_sweeper()``) removes
+            them. ``None`` (the default):
+            threads never expire and no statement about expiry runs. See
+            docs/operations.md, "Checkpoint TTL".
         force_portable: use the statements written for dialects without a
             native upsert, even where one exists (for testing that path).
 
     Raises:
         TypeError: ``bind`` is not an ``Engine`` or ``Connection``.
-        ValueError: ``schema`` is not ``None`` or a non-empty ``str``; or
+        ValueError: ``ttl`` has an unknown key, no ``default_ttl``, an unknown
+            ``strategy`` or a number that is not positive (``TypeError``
+            for a value of the wrong type); ``schema`` is not ``None`` or a
+            non-empty ``str``; or
             ``bind`` autocommits every statement, or is an in-memory SQLite
             engine that gives each thread a database of its own (see
             ``runtime.policy.TransactionPolicy.for_bind``).
@@ -68,6 +83,7 @@ class SQLAlchemySaver(SaverCore):
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
         force_portable: bool = False,
+        ttl: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(bind, (Engine, Connection)):
             raise TypeError(
@@ -81,10 +97,12 @@ class SQLAlchemySaver(SaverCore):
             schema=schema,
             version_table=version_table,
             force_portable=force_portable,
+            ttl=ttl,
         )
         self.bind = bind
         self._runner = Runner(bind, policy, self._exec_options)
         self._owned_engine: Engine | None = None
+        self._sweeper: Sweeper | None = None
 
     @classmethod
     def from_url(
@@ -95,6 +113,7 @@ class SQLAlchemySaver(SaverCore):
         serde: SerializerProtocol | None = None,
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
+        ttl: Mapping[str, Any] | None = None,
     ) -> SQLAlchemySaver:
         """A saver on a new engine for ``url``, which it disposes when closed.
 
@@ -115,6 +134,7 @@ class SQLAlchemySaver(SaverCore):
             serde: as for the class.
             schema: as for the class.
             version_table: as for the class.
+            ttl: as for the class.
 
         Returns:
             The saver, which owns its engine.
@@ -130,7 +150,9 @@ class SQLAlchemySaver(SaverCore):
                 (``isolation_level="AUTOCOMMIT"``).
         """
         engine = make_engine(url, engine_kwargs)
-        saver = cls(engine, serde=serde, schema=schema, version_table=version_table)
+        saver = cls(
+            engine, serde=serde, schema=schema, version_table=version_table, ttl=ttl
+        )
         saver._owned_engine = engine
         return saver
 
@@ -139,8 +161,10 @@ class SQLAlchemySaver(SaverCore):
 
         Closes the connection the saver keeps on a one-connection engine, and
         disposes of the engine if this saver made it (``from_url``). An engine
-        or connection the caller passed in stays open.
+        or connection the caller passed in stays open. A running TTL sweeper
+        is stopped first.
         """
+        self.stop_ttl_sweeper()
         self._runner.release()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
@@ -471,6 +495,88 @@ class SQLAlchemySaver(SaverCore):
             ):
                 self._run(prune)
         return sweep.threads
+
+    # -- checkpoint TTL ------------------------------------------------------
+
+    def sweep_ttl(self, *, strategy: str | None = None, batch_size: int = 100) -> int:
+        """Sweep the threads whose TTL has run out; returns how many.
+
+        A thread expires ``default_ttl`` minutes after its last write (or
+        read, with ``refresh_on_read``); pinned threads never do. Threads go
+        by in batches, each claimed and pruned in one transaction: several
+        processes can sweep at once, each thread is swept by one of them, and
+        a writer waits at most for the one batch that holds its thread (see
+        docs/databases.md for each database's rule).
+
+        Args:
+            strategy: ``"delete"`` deletes the threads whole; ``"keep_latest"``
+                keeps each namespace's latest checkpoint (and what it needs,
+                as ``prune``) and clears the expiry until the next write.
+                Default: the ``ttl``'s strategy (``"delete"`` without one).
+            batch_size: how many threads one transaction sweeps.
+
+        Returns:
+            How many threads this call swept.
+
+        Raises:
+            ValueError: ``strategy`` is unknown or ``batch_size`` not a
+                positive ``int``.
+            sqlalchemy.exc.DBAPIError: the database's error, once the retry
+                rule (``runtime.retry``) gives up. Batches already swept stay
+                swept.
+        """
+        sweep = self._ttl_sweep(strategy, batch_size)
+        while (job := sweep.next_job()) is not None:
+            sweep.advance(self._run(job))
+        return sweep.swept
+
+    def start_ttl_sweeper(self) -> None:
+        """Run ``sweep_ttl()`` every ``sweep_interval_minutes`` on a daemon
+        thread, until ``stop_ttl_sweeper()`` or ``close()``. The first sweep
+        comes one interval after the start; a failed sweep is logged and
+        tried again at the next. A second call while it runs does nothing.
+
+        Raises:
+            ValueError: the saver has no ``ttl``.
+        """
+        if self._sweeper is None:
+            self._sweeper = Sweeper(
+                self.sweep_ttl, self._sweep_interval(), name="checkpoint-ttl-sweeper"
+            )
+        self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread (a batch in progress finishes first).
+
+        Returns:
+            Whether it ended within ``timeout`` seconds (``True`` if none ran).
+        """
+        sweeper, self._sweeper = self._sweeper, None
+        return True if sweeper is None else sweeper.stop(timeout)
+
+    def pin_thread(self, thread_id: str) -> None:
+        """Keep a thread forever: it never expires nor is swept, whatever its
+        TTL, until ``unpin_thread``. A thread not written yet can be pinned.
+        ``delete_thread`` still deletes it (and its pin); a copy of it is
+        not pinned.
+
+        Raises:
+            InvalidConfigError: ``thread_id`` is empty or not a ``str``,
+                ``int`` or ``UUID``.
+            ValueError: ``thread_id`` holds a NUL character or is longer than
+                its column.
+        """
+        self._run(self._pin_job(thread_id, True))
+
+    def unpin_thread(self, thread_id: str) -> None:
+        """Undo ``pin_thread``: the thread expires again as its TTL says (an
+        expiry already past makes it expired at once). Unpinning a thread
+        that is not pinned is no error."""
+        self._run(self._pin_job(thread_id, False))
+
+    def list_pinned_threads(self) -> builtins.list[str]:
+        """The pinned thread IDs, in ID order."""
+        return self._run(self._pinned_job())
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]

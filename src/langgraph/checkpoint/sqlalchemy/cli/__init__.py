@@ -21,6 +21,7 @@ from langgraph.checkpoint.sqlalchemy.cli.inspect import diff, history, show
 from langgraph.checkpoint.sqlalchemy.cli.manage import copy_thread, delete, prune
 from langgraph.checkpoint.sqlalchemy.cli.threads import threads
 from langgraph.checkpoint.sqlalchemy.cli.transfer import migrate_alias, transfer_command
+from langgraph.checkpoint.sqlalchemy.cli.ttl import pin, ttl, unpin
 
 __all__ = ["main"]
 
@@ -79,6 +80,9 @@ for _command in (
     prune,
     delete,
     copy_thread,
+    ttl,
+    pin,
+    unpin,
     transfer_command,
     migrate_alias,
     demo,

@@ -1,4 +1,4 @@
-"""``threads``: every thread with its size and age."""
+"""``threads``: every thread with its size, age and pin."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from langgraph.checkpoint.sqlalchemy.cli._common import (
     format_bytes,
     format_time,
 )
-from langgraph.checkpoint.sqlalchemy.repository.checkpoints import inspection
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints import inspection, ttl
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.inspection import (
     ThreadStats,
 )
 from langgraph.checkpoint.sqlalchemy.runtime.driver import run
+from sqlalchemy import inspect
 
 __all__ = ["parse_filters", "threads"]
 
@@ -80,7 +81,7 @@ def _matches(metadata: dict[str, Any], filters: list[tuple[str, Any, str]]) -> b
 def threads(
     db: Database, out: Output, filters: tuple[str, ...], sort: str, limit: int | None
 ) -> None:
-    """List threads: checkpoints, namespaces, bytes stored, last update.
+    """List threads: checkpoints, namespaces, bytes stored, last update, pin.
 
     Bytes are the serialized channel values and pending writes (blob columns);
     the last update is read from the newest checkpoint ID (LangGraph's IDs are
@@ -93,6 +94,12 @@ def threads(
         db.connect(saver) as conn,
     ):
         stats = list(run(inspection.thread_stats(), conn).values())
+        # A schema not yet at lgcp0003 has no side table: nothing is pinned.
+        pinned = (
+            set(run(ttl.pinned_threads(), conn))
+            if inspect(conn).has_table(ttl.TTL.name, schema=db.schema)
+            else set()
+        )
     if wanted:
         stats = [s for s in stats if _matches(s.metadata, wanted)]
     key, reverse = SORTS[sort]
@@ -100,10 +107,19 @@ def threads(
     if limit is not None:
         stats = stats[:limit]
     if out.json:
-        out.emit_json([_as_dict(s) for s in stats])
+        out.emit_json([{**_as_dict(s), "pinned": s.thread_id in pinned} for s in stats])
         return
     out.table(
-        ["thread", "checkpoints", "ns", "bytes", "last update", "step", "source"],
+        [
+            "thread",
+            "checkpoints",
+            "ns",
+            "bytes",
+            "last update",
+            "step",
+            "source",
+            "pinned",
+        ],
         [
             (
                 s.thread_id,
@@ -113,6 +129,7 @@ def threads(
                 format_time(checkpoint_time(s.last_checkpoint_id)),
                 s.metadata.get("step"),
                 s.metadata.get("source"),
+                "yes" if s.thread_id in pinned else "",
             )
             for s in stats
         ],

@@ -22,6 +22,7 @@ from langgraph.checkpoint.sqlalchemy.repository import setup
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints import (
     reads,
     retention,
+    ttl,
 )
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints import (
     writes as write_plans,
@@ -159,7 +160,11 @@ def put_writes_job(ops: DialectOps, rows: Sequence[Mapping[str, Any]]) -> Job[No
 
 
 def delete_threads_job(thread_ids: Sequence[str]) -> Job[None]:
-    return Job(lambda: write_plans.delete_thread(thread_ids))
+    def plan() -> Plan[None]:
+        yield from write_plans.delete_thread(thread_ids)
+        yield from ttl.forget(thread_ids)  # a deleted thread keeps no pin
+
+    return Job(plan)
 
 
 def delete_for_runs_job(run_ids: Sequence[str]) -> Job[None]:

@@ -74,6 +74,8 @@ class ListQuery:
     checkpoint_id: str | None
     filter: Mapping[str, Any]
     before_id: str | None
+    #: One more condition on the rows (a TTL's: the thread has not expired).
+    where: ColumnElement[bool] | None = None
 
 
 _CHECKPOINT_COLUMNS = (
@@ -380,6 +382,8 @@ def list_page(
         stmt = stmt.where(ops.metadata_matches(C.metadata, query.filter))
     if query.before_id is not None:
         stmt = stmt.where(C.checkpoint_id < query.before_id)
+    if query.where is not None:
+        stmt = stmt.where(query.where)
     if after is not None:
         stmt = stmt.where(tuple_(C.checkpoint_id, C.thread_id, C.checkpoint_ns) < after)
     stmt = stmt.order_by(
