@@ -207,6 +207,8 @@ class StoreRecord(Base):
             sqlite_where=text("expires_at IS NOT NULL"),
         ),
     )
+
+
 class CheckpointTTLRecord(Base):
     """When a thread expires, and whether it is pinned.
 
