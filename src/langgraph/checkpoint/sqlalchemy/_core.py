@@ -225,7 +225,9 @@ class SaverCore(BaseCheckpointSaver[str]):
         return jobs.put_writes_job(self._ops, rows)
 
     def _delete_thread_job(self, thread_id: str) -> Job[None]:
-        return jobs.delete_threads_job([parse_thread_id(thread_id)])
+        return jobs.delete_threads_job(
+            [parse_thread_id(thread_id)], forget_ttl=self.ttl is not None
+        )
 
     def _delete_for_runs_job(self, run_ids: Sequence[str]) -> Job[None] | None:
         ids = parse_thread_ids(run_ids, where="run_ids")
@@ -258,7 +260,11 @@ class SaverCore(BaseCheckpointSaver[str]):
         ids = parse_thread_ids(thread_ids)
         if not ids:
             return []
-        return jobs.prune_jobs(ids, None if strategy == "delete" else count)
+        return jobs.prune_jobs(
+            ids,
+            None if strategy == "delete" else count,
+            forget_ttl=self.ttl is not None,
+        )
 
     def _sweep(self, older_than: datetime | timedelta, batch_size: int) -> jobs.Sweep:
         _check_batch_size(batch_size)

@@ -159,10 +159,15 @@ def put_writes_job(ops: DialectOps, rows: Sequence[Mapping[str, Any]]) -> Job[No
     )
 
 
-def delete_threads_job(thread_ids: Sequence[str]) -> Job[None]:
+def delete_threads_job(thread_ids: Sequence[str], *, forget_ttl: bool) -> Job[None]:
+    """Delete the threads; with ``forget_ttl`` (a saver with a TTL), their
+    side rows too. A saver without a TTL leaves the side table alone, so it
+    keeps working on a database not yet upgraded to lgcp0003."""
+
     def plan() -> Plan[None]:
         yield from write_plans.delete_thread(thread_ids)
-        yield from ttl.forget(thread_ids)  # a deleted thread keeps no pin
+        if forget_ttl:
+            yield from ttl.forget(thread_ids)  # a deleted thread keeps no pin
 
     return Job(plan)
 
@@ -187,12 +192,14 @@ def copy_thread_job(source: str, target: str) -> Job[None]:
     )
 
 
-def prune_jobs(thread_ids: Sequence[str], keep: int | None) -> list[Job[None]]:
+def prune_jobs(
+    thread_ids: Sequence[str], keep: int | None, *, forget_ttl: bool
+) -> list[Job[None]]:
     """One job per transaction: all threads at once when ``keep`` is ``None``
     (delete them), one thread at a time otherwise (a failure leaves the
     threads before it pruned, and retrying is safe)."""
     if keep is None:
-        return [delete_threads_job(thread_ids)]
+        return [delete_threads_job(thread_ids, forget_ttl=forget_ttl)]
     return [Job(partial(retention.prune_keep_last, tid, keep)) for tid in thread_ids]
 
 
