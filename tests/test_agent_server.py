@@ -21,10 +21,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import inspect
 
-from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy import (
+    CheckpointBlobRecord,
+    CheckpointRecord,
+    CheckpointWriteRecord,
+    SQLAlchemySaver,
+)
 from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR
 from langgraph.checkpoint.sqlalchemy.server import LANGGRAPH_JSON_LINE, checkpointer
 
@@ -205,20 +212,81 @@ def test_langgraph_dev_runs_on_our_saver(
         assert state["values"] == {"question": "your name?", "answer": "Ada"}
         assert state["next"] == []
 
+        # The server's thread copy, run deletion, thread deletion and prune,
+        # each read back from our tables while the server still runs.
         copy_id = client.threads.copy(thread_id)["thread_id"]
+        assert _checkpoints(database_url, copy_id) == _checkpoints(
+            database_url, thread_id
+        )
+
+        # Two runs on one thread: deleting the second (adelete_for_runs)
+        # removes the checkpoints it wrote and keeps the first run's.
+        other = client.threads.create()["thread_id"]
+        asked = client.runs.create(other, "agent", input={"question": "again?"})
+        client.runs.join(other, asked["run_id"])
+        answered = client.runs.create(other, "agent", command={"resume": "Bo"})
+        client.runs.join(other, answered["run_id"])
+        runs = _run_ids(database_url, other)
+        assert runs.keys() == {asked["run_id"], answered["run_id"]}
+        client.runs.delete(other, answered["run_id"])
+        assert _run_ids(database_url, other) == {asked["run_id"]: runs[asked["run_id"]]}
+
+        # The server's prune: "delete" deletes the thread through our saver
+        # (adelete_thread); "keep_latest" the in-memory runtime refuses
+        # itself (langgraph_runtime_inmem.ops.Threads.prune), before any
+        # saver is asked: see test_the_grpc_servicer_prunes_through_our_saver.
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            client.threads.prune([other], strategy="keep_latest")
+        assert refused.value.response.status_code == 422
+        assert _checkpoints(database_url, other)
+        assert client.threads.prune([other], strategy="delete")["pruned_count"] == 1
+        assert _checkpoints(database_url, other) == {}
+
         client.threads.delete(thread_id)
+        assert _checkpoints(database_url, thread_id) == {}
         server.stop()
         log = (tmp_path / "server.log").read_text(errors="replace")
         assert "Using custom checkpointer: AsyncSQLAlchemySaver" in log
     finally:
         server.kill()
 
-    # The rows, read through our saver: the copy is there, the original gone.
+    # The copy, read through our saver once the server is gone.
     with SQLAlchemySaver.from_url(database_url) as saver:
         assert saver.get_tuple({"configurable": {"thread_id": thread_id}}) is None
         copied = saver.get_tuple({"configurable": {"thread_id": copy_id}})
         assert copied is not None
         assert copied.checkpoint["channel_values"]["answer"] == "Ada"
+
+
+def _rows(url: str, table: sa.Table, thread_id: str) -> list[Any]:
+    """``table``'s rows of ``thread_id``, read from the database directly."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(table).where(table.c.thread_id == thread_id)
+            return list(conn.execute(query))
+    finally:
+        engine.dispose()
+
+
+def _checkpoints(url: str, thread_id: str) -> dict[str, int]:
+    """How many rows each of our tables holds for ``thread_id``, the
+    checkpoint IDs aside (a copy keeps them)."""
+    counts = {
+        model.__tablename__: len(_rows(url, model.__table__, thread_id))
+        for model in (CheckpointRecord, CheckpointBlobRecord, CheckpointWriteRecord)
+    }
+    return {table: count for table, count in counts.items() if count}
+
+
+def _run_ids(url: str, thread_id: str) -> dict[str, int]:
+    """The run IDs in ``thread_id``'s checkpoint metadata, with how many
+    checkpoints each run wrote."""
+    runs: dict[str, int] = {}
+    for row in _rows(url, CheckpointRecord.__table__, thread_id):
+        run_id = row._mapping["metadata"].get("run_id")
+        runs[run_id] = runs.get(run_id, 0) + 1
+    return runs
 
 
 async def test_factory_without_a_url_names_the_env_var_and_the_json_line(
@@ -262,3 +330,118 @@ async def test_factory_takes_an_explicit_url_over_the_env_var(
         pass
     assert (tmp_path / "this.db").exists()
     assert not (tmp_path / "not-this.db").exists()
+
+
+# -- the server's checkpointer service ---------------------------------------------
+
+GRPC_SERVER = """
+import asyncio
+import sys
+
+from langgraph_api import _checkpointer
+from langgraph_api.grpc.server import start_python_grpc_server
+
+
+async def main(port: int) -> None:
+    # What the server does at start-up: load langgraph.json's checkpointer
+    # (LANGGRAPH_CHECKPOINTER), then serve it to the server's core.
+    await _checkpointer.start_checkpointer()
+    server = await start_python_grpc_server(port=port, host="127.0.0.1")
+    try:
+        await server.wait_for_termination()
+    finally:
+        await _checkpointer.exit_checkpointer()
+
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_the_grpc_servicer_prunes_through_our_saver(
+    database_url: str, tmp_path: Path
+) -> None:
+    """``aprune`` is called by langgraph-api's checkpointer gRPC service
+    (``langgraph_api.grpc.servicers.checkpointer``, ``Prune``), which the
+    server's core calls for thread TTL sweeps; ``langgraph dev`` never
+    starts that service, and its own prune endpoint deletes threads only
+    (see test_langgraph_dev_runs_on_our_saver). So the service is started
+    here as the server starts it, on our factory, and asked to prune."""
+    pytest.importorskip("langgraph_api")
+    import grpc
+    from langgraph_grpc_common.proto import checkpointer_pb2
+    from langgraph_grpc_common.proto.checkpointer_pb2_grpc import CheckpointerStub
+
+    from test_graphs import _counter
+
+    kept, deleted = "grpc-kept", "grpc-deleted"
+    with SQLAlchemySaver.from_url(database_url) as saver:
+        saver.setup()
+        graph = _counter(saver, until=2)
+        for thread_id in (kept, deleted):
+            for _ in range(3):
+                graph.invoke(
+                    {"count": 0, "log": []}, {"configurable": {"thread_id": thread_id}}
+                )
+        state = graph.get_state({"configurable": {"thread_id": kept}}).values
+    assert len(_rows(database_url, CheckpointRecord.__table__, kept)) > 1
+
+    script = tmp_path / "grpc_server.py"
+    script.write_text(GRPC_SERVER)
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            URL_ENV_VAR: database_url,
+            "LANGGRAPH_CHECKPOINTER": json.dumps(
+                {"path": "langgraph.checkpoint.sqlalchemy.server.checkpointer"}
+            ),
+            # What `langgraph dev` sets for the in-memory runtime.
+            "DATABASE_URI": ":memory:",
+            "REDIS_URI": "fake",
+            "MIGRATIONS_PATH": "__inmem",
+            "LANGSMITH_TRACING": "false",
+            "LANGCHAIN_TRACING_V2": "false",
+        }
+    )
+    log = tmp_path / "grpc.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            ready = grpc.channel_ready_future(channel)
+            deadline = time.monotonic() + START_TIMEOUT
+            while not ready.done():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    ready.cancel()
+                    pytest.fail(f"the gRPC service did not start:\n{log.read_text()}")
+                time.sleep(0.5)
+            stub = CheckpointerStub(channel)
+            request = checkpointer_pb2.PruneRequest
+            stub.Prune(
+                request(thread_ids=[kept], strategy=request.KEEP_LATEST), timeout=60
+            )
+            stub.Prune(
+                request(thread_ids=[deleted], strategy=request.DELETE_ALL), timeout=60
+            )
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    # keep_latest: one checkpoint left, the state whole; delete_all: nothing.
+    assert len(_rows(database_url, CheckpointRecord.__table__, kept)) == 1
+    assert _checkpoints(database_url, deleted) == {}
+    with SQLAlchemySaver.from_url(database_url) as saver:
+        graph = _counter(saver, until=2)
+        assert graph.get_state({"configurable": {"thread_id": kept}}).values == state
