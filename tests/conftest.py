@@ -23,6 +23,7 @@ from typing import Any
 
 import langgraph.checkpoint.base as _checkpoint_base
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, metadata
@@ -32,6 +33,7 @@ from langgraph.checkpoint.sqlalchemy.runtime.private_api import (
     ENV_VAR,
     PRIVATE_API_ALLOWED,
 )
+from langgraph.store.sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore
 
 BACKENDS = [
     "sqlite",
@@ -133,6 +135,32 @@ class Backend:
         await saver.setup()
         return saver
 
+    def store(self, **kwargs: Any) -> SQLAlchemyStore:
+        """A set-up sync store on a fresh engine (closed by the caller)."""
+        engine_kwargs = kwargs.pop("engine_kwargs", self.engine_kwargs)
+        store = SQLAlchemyStore.from_url(
+            self.sync_url, engine_kwargs=engine_kwargs, **kwargs
+        )
+        if self.force_portable:
+            engine = store.bind
+            store = SQLAlchemyStore(engine, force_portable=True, **kwargs)
+            store._owned_engine = engine  # type: ignore[assignment]
+        store.setup()
+        return store
+
+    async def astore(self, **kwargs: Any) -> AsyncSQLAlchemyStore:
+        """A set-up async store on a fresh engine (closed by the caller)."""
+        engine_kwargs = kwargs.pop("engine_kwargs", self.engine_kwargs)
+        store = AsyncSQLAlchemyStore.from_url(
+            self.async_url, engine_kwargs=engine_kwargs, **kwargs
+        )
+        if self.force_portable:
+            engine = store.bind
+            store = AsyncSQLAlchemyStore(engine, force_portable=True, **kwargs)
+            store._owned_engine = engine  # type: ignore[assignment]
+        await store.setup()
+        return store
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
@@ -181,8 +209,11 @@ def _empty_tables(url: str) -> None:
     with SQLAlchemySaver.from_url(url) as saver:
         saver.setup()
         with saver.bind.begin() as conn:  # type: ignore[union-attr]
+            # The store's table exists once a store test set it up.
+            present = set(sa.inspect(conn).get_table_names())
             for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
+                if table.name in present:
+                    conn.execute(table.delete())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -239,3 +270,23 @@ async def asaver(backend: Backend) -> AsyncIterator[AsyncSQLAlchemySaver]:
         yield saver
     finally:
         await saver.aclose()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[SQLAlchemyStore]:
+    """A set-up sync memory store on ``backend``."""
+    store = backend.store()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+async def astore(backend: Backend) -> AsyncIterator[AsyncSQLAlchemyStore]:
+    """A set-up async memory store on ``backend``."""
+    store = await backend.astore()
+    try:
+        yield store
+    finally:
+        await store.aclose()

@@ -26,6 +26,7 @@ from conftest import Backend
 
 REPO = Path(__file__).resolve().parents[1]
 OUR_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
+STORE_TABLES = {"store"}
 
 
 def _tables(saver: SQLAlchemySaver, schema: str | None = None) -> set[str]:
@@ -34,6 +35,10 @@ def _tables(saver: SQLAlchemySaver, schema: str | None = None) -> set[str]:
 
 
 def test_no_drift_after_upgrade(saver: SQLAlchemySaver) -> None:
+    """Both branches at their heads match the models (which declare the
+    store's table too, for host apps' autogenerate)."""
+    with saver.bind.begin() as conn:  # type: ignore[union-attr]
+        migrate.upgrade(conn, branch=None)
     with saver.bind.connect() as conn:  # type: ignore[union-attr]
         context = MigrationContext.configure(
             conn,
@@ -44,7 +49,7 @@ def test_no_drift_after_upgrade(saver: SQLAlchemySaver) -> None:
         )
         diffs = compare_metadata(context, metadata)
     assert diffs == []
-    assert _tables(saver) == OUR_TABLES | {migrate.VERSION_TABLE}
+    assert _tables(saver) == OUR_TABLES | STORE_TABLES | {migrate.VERSION_TABLE}
 
 
 def test_downgrade_base_then_upgrade_again(saver: SQLAlchemySaver) -> None:
@@ -78,9 +83,10 @@ def test_offline_sql_renders_ddl(backend: Backend) -> None:
         config = migrate.alembic_config()
         config.output_buffer = buffer
         config.attributes["url"] = url
-        command.upgrade(config, "head", sql=True)
+        command.upgrade(config, "heads", sql=True)
         ddl = buffer.getvalue()
         assert "CREATE TABLE checkpoints" in ddl
+        assert "CREATE TABLE store" in ddl
         assert "CREATE TABLE checkpoint_writes" in ddl
         assert "langgraph_checkpoint_alembic_version" in ddl
     assert "LONGBLOB" in ddl  # the last one rendered was MySQL
@@ -108,8 +114,9 @@ def test_command_line_forms(backend: Backend) -> None:
         url = backend.sync_url
     module = "langgraph.checkpoint.sqlalchemy.migrate"
     try:
-        _cli("-m", module, "-x", f"url={url}", "upgrade", "head")
-        assert "lgcp0002" in _cli("-m", module, "-x", f"url={url}", "current")
+        _cli("-m", module, "-x", f"url={url}", "upgrade", "heads")
+        current = _cli("-m", module, "-x", f"url={url}", "current")
+        assert "lgcp0002" in current and "lgst0001" in current
         assert "lgcp0001" in _cli("-m", module, "history")
         # The checkout's alembic/ folder and an environment variable.
         out = _cli(
@@ -124,7 +131,8 @@ def test_command_line_forms(backend: Backend) -> None:
         _cli("-m", module, "-x", f"url={url}", "downgrade", "base")
         engine = sa.create_engine(url)
         try:
-            assert not (set(sa.inspect(engine).get_table_names()) & OUR_TABLES)
+            tables = set(sa.inspect(engine).get_table_names())
+            assert not (tables & (OUR_TABLES | STORE_TABLES))
         finally:
             engine.dispose()
     finally:
@@ -266,12 +274,13 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
 
     try:
         with engine.connect() as conn:
-            assert {"users", "alembic_version"} | OUR_TABLES <= tables()
+            assert {"users", "alembic_version"} | OUR_TABLES | STORE_TABLES <= tables()
             assert migrate.VERSION_TABLE not in tables()  # the host's table is used
-            # One row per branch: the host's head, and ours (lgcp0002, on top
-            # of the lgcp0001 that host0001's depends_on names).
+            # One row per branch: the host's head, and our two (lgcp0002, on
+            # top of the lgcp0001 that host0001's depends_on names; the
+            # store's lgst0001).
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001", "lgcp0002"}
+            assert heads == {"host0001", "lgcp0002", "lgst0001"}
             sys.path.insert(0, str(HOST_APP))
             try:
                 from host_models import host_metadata
@@ -295,6 +304,7 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
         # Our branch takes the host revision that depends on it along.
         command.downgrade(config, "langgraph_checkpoint@base")
         assert not (tables() & (OUR_TABLES | {"users"}))
+        assert tables() >= STORE_TABLES  # the store's branch stays
         command.upgrade(config, "host@head")  # ours first, then the host's
         assert {"users"} | OUR_TABLES <= tables()
     finally:

@@ -15,21 +15,29 @@ filters.
   a channel that did not change between checkpoints is stored once.
 * ``checkpoint_writes``: pending writes of tasks, keyed by the checkpoint they
   follow.
+* ``store``: the long-term memory store's items (``langgraph.store.sqlalchemy``),
+  one row per (namespace, key), column-compatible on PostgreSQL with the
+  official ``PostgresStore``'s table of the same name. Created by its own
+  migration branch (``langgraph_store``), not by the saver's ``setup()``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy._types import (
     CHANNEL_LENGTH,
     CHECKPOINT_ID_LENGTH,
     CHECKPOINT_NS_LENGTH,
+    STORE_KEY_LENGTH,
+    STORE_PREFIX_LENGTH,
     TASK_ID_LENGTH,
     TASK_PATH_LENGTH,
     THREAD_ID_LENGTH,
     TYPE_LENGTH,
     VERSION_LENGTH,
+    UtcTimestamp,
     blob,
     document,
     key_string,
@@ -42,6 +50,7 @@ __all__ = [
     "CheckpointBlobRecord",
     "CheckpointRecord",
     "CheckpointWriteRecord",
+    "StoreRecord",
     "metadata",
 ]
 
@@ -147,4 +156,49 @@ class CheckpointWriteRecord(Base):
     blob: Mapped[bytes] = mapped_column(blob())
     task_path: Mapped[str] = mapped_column(
         key_string(TASK_PATH_LENGTH), server_default=text("''")
+    )
+
+
+class StoreRecord(Base):
+    """One item of the memory store: a JSON ``value`` under a namespace and key.
+
+    ``prefix`` is the namespace's labels joined by ``"."`` (labels may not
+    hold one), as the official store writes it. ``expires_at`` is set for an
+    item with a TTL, ``ttl_minutes`` (whole minutes, rounded up) is how far a
+    read that refreshes moves it on.
+    """
+
+    __tablename__ = "store"
+
+    prefix: Mapped[str] = mapped_column(
+        key_string(STORE_PREFIX_LENGTH), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(key_string(STORE_KEY_LENGTH), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(document())
+    # The store always writes both; the migration gives them the official
+    # store's default (the current time) for other writers.
+    created_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    updated_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    ttl_minutes: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        # The official store's: namespace-prefix LIKE searches on PostgreSQL,
+        # whose primary key index (collation-ordered) can't serve them. The
+        # other databases' primary keys compare bytes and serve them already.
+        Index(
+            "store_prefix_idx",
+            "prefix",
+            postgresql_using="btree",
+            postgresql_ops={"prefix": "text_pattern_ops"},
+            info={ONLY_ON_DIALECTS: ("postgresql",)},
+        ).ddl_if(dialect="postgresql"),
+        # Expired items are found by the sweeper through this index; only
+        # items with a TTL are in it where the database has partial indexes.
+        Index(
+            "idx_store_expires_at",
+            "expires_at",
+            postgresql_where=text("expires_at IS NOT NULL"),
+            sqlite_where=text("expires_at IS NOT NULL"),
+        ),
     )

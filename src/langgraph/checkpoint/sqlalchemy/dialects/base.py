@@ -149,6 +149,14 @@ class DialectOps:
     #: such a limit and the server drops the connection past it instead of
     #: answering with an error (see ``mysql.py``).
     packet_limit: ClassVar[Executable | None] = None
+    #: Whether ``SELECT … FOR UPDATE SKIP LOCKED`` exists, so that TTL
+    #: sweepers in several processes each take rows no other one holds
+    #: (PostgreSQL; MySQL 8 and MariaDB 10.6 on). Without it (SQLite, one
+    #: writer at a time) a sweep batch is one writing transaction.
+    skip_locked: ClassVar[bool] = False
+    #: How deeply a JSON document may nest, where the database has a limit
+    #: below what a Python value can reach (checked before a store's put).
+    json_depth_limit: ClassVar[int | None] = None
 
     # -- how many statements an operation takes ------------------------------
 
@@ -339,6 +347,37 @@ class DialectOps:
             select(literal(1)).select_from(entry).where(entry.c.key == key, matches)
         )
 
+    # -- the store's value filters ---------------------------------------------
+
+    def store_filter(
+        self, column: ColumnElement[Any], key: str, operator: str, value: Any
+    ) -> ColumnElement[bool]:
+        """A predicate on the JSON document in ``column``: its top-level
+        ``key`` compared with ``value`` by ``operator`` (``$eq $ne $gt $gte
+        $lt $lte``; the caller checked it, and that ordering operators get a
+        number or a string). Keys and values are bound parameters.
+
+        Here through ``json_each`` (SQLite's, and the portable guess), as
+        :meth:`metadata_matches`: no JSON path is built from a key. Numbers
+        order as numbers and strings as strings (by code point); a value of
+        another JSON type never matches an ordering operator. ``$ne`` also
+        matches an item that lacks ``key``, as LangGraph's in-memory store.
+        """
+        if operator in ("$eq", "$ne"):
+            equal = self._key_matches(column, key, value)
+            return equal if operator == "$eq" else ~equal
+        entry = func.json_each(column).table_valued("key", "value", "type")
+        types = ("text",) if isinstance(value, str) else ("integer", "real")
+        return exists(
+            select(literal(1))
+            .select_from(entry)
+            .where(
+                entry.c.key == key,
+                entry.c.type.in_(types),
+                compare(entry.c.value, operator, value),
+            )
+        )
+
     # -- schema ------------------------------------------------------------
 
     def setup_lock(self) -> tuple[Executable, Executable | None] | None:
@@ -450,6 +489,23 @@ class DialectOps:
 
 
 # -- statements built once -----------------------------------------------------
+
+
+def compare(left: ColumnElement[Any], operator: str, value: Any) -> ColumnElement[bool]:
+    """``left`` ordered against the bound ``value`` by a filter's ``$gt``,
+    ``$gte``, ``$lt`` or ``$lte``."""
+    result: ColumnElement[bool]
+    if operator == "$gt":
+        result = left > value
+    elif operator == "$gte":
+        result = left >= value
+    elif operator == "$lt":
+        result = left < value
+    elif operator == "$lte":
+        result = left <= value
+    else:
+        raise ValueError(f"not an ordering operator: {operator!r}")
+    return result
 
 
 def key_names(table: Table) -> list[str]:

@@ -32,6 +32,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     DialectOps,
     SubPlan,
     begin_listener,
+    compare,
     first_row,
     key_names,
     on_conflict,
@@ -42,12 +43,19 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Numeric,
     Table,
+    Text,
     bindparam,
+    case,
+    cast,
+    collate,
     event,
     func,
     literal,
     literal_column,
+    null,
+    or_,
     select,
     true,
     union_all,
@@ -84,6 +92,7 @@ class PostgreSQLOps(DialectOps):
     has_native_upsert = True
     has_json_tables = True
     bounded_keys = False
+    skip_locked = True
     default_drivers = ("psycopg", "psycopg")
     async_twins: ClassVar[Mapping[str, str]] = {"psycopg2": "psycopg"}
     sync_twins: ClassVar[Mapping[str, str]] = {
@@ -147,6 +156,29 @@ class PostgreSQLOps(DialectOps):
         if not filter:
             return true()
         return column.op("@>")(bindparam(None, dict(filter), type_=postgresql.JSONB))
+
+    def store_filter(
+        self, column: ColumnElement[Any], key: str, operator: str, value: Any
+    ) -> ColumnElement[bool]:
+        """JSONB: ``value -> key`` against the value as ``jsonb`` (equality
+        as JSONB's, numbers by value); ordering on ``->>`` cast to
+        ``numeric``, or compared as text in the ``C`` collation (code point
+        order), each only where ``jsonb_typeof`` says the field is of that
+        kind (a ``CASE``, so no cast ever meets another type)."""
+        field = column.op("->")(bindparam(None, key, type_=Text))
+        if operator in ("$eq", "$ne"):
+            equal = field == bindparam(None, value, type_=postgresql.JSONB)
+            if operator == "$eq":
+                return equal
+            return or_(field.is_(None), ~equal)
+        text_ = column.op("->>", return_type=Text)(bindparam(None, key, type_=Text))
+        typed: ColumnElement[Any]
+        if isinstance(value, str):
+            kind, typed = "string", collate(text_, "C")
+        else:
+            kind, typed = "number", cast(text_, Numeric)
+        typed_or_null = case((func.jsonb_typeof(field) == kind, typed), else_=null())
+        return compare(typed_or_null, operator, value)
 
     def setup_lock(self) -> tuple[Executable, Executable | None]:
         # Transaction-scoped: no release needed.

@@ -4,15 +4,20 @@ The migration scripts live in this package (``migrations/``), so one copy
 serves a checkout, an editable install and an installed wheel; the checkout's
 top-level ``alembic/alembic.ini`` points at that folder. Three ways in:
 
-* ``saver.setup()`` runs ``upgrade()`` on the saver's own connection;
+* ``saver.setup()`` runs ``upgrade()`` of the checkpoint branch on the
+  saver's own connection, the store's ``setup()`` that of the store branch;
 * the command line: ``python -m langgraph.checkpoint.sqlalchemy.migrate -x
-  url=postgresql://... upgrade head`` (any alembic command: ``downgrade``,
-  ``current``, ``history``, ``upgrade head --sql``), or plain ``alembic -c
+  url=postgresql://... upgrade heads`` (any alembic command: ``downgrade``,
+  ``current``, ``history``, ``upgrade heads --sql``), or plain ``alembic -c
   <ini_path()> ...``;
 * a host application's own Alembic history: add ``version_location()`` to its
-  ``version_locations`` and run ``alembic upgrade heads`` (our branch is
-  labelled ``langgraph_checkpoint``), and put ``models.metadata`` in its
-  ``target_metadata``.
+  ``version_locations`` and run ``alembic upgrade heads``, and put
+  ``models.metadata`` in its ``target_metadata``.
+
+One history, two branches, each with its own root: ``langgraph_checkpoint``
+(the saver's tables) and ``langgraph_store`` (the memory store's). An
+application that uses only one of them gets only its tables; ``upgrade
+heads`` brings both, and each branch's head is one row of the version table.
 
 Our version table is ``langgraph_checkpoint_alembic_version``, never the host's
 ``alembic_version``.
@@ -46,9 +51,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BRANCH_LABEL",
     "SCRIPT_LOCATION",
+    "STORE_BRANCH_LABEL",
     "URL_ENV_VAR",
     "VERSION_TABLE",
     "alembic_config",
+    "branch_heads",
     "current_heads",
     "include_object",
     "ini_path",
@@ -61,6 +68,7 @@ __all__ = [
 SCRIPT_LOCATION = "langgraph.checkpoint.sqlalchemy:migrations"
 VERSION_TABLE = "langgraph_checkpoint_alembic_version"
 BRANCH_LABEL = "langgraph_checkpoint"
+STORE_BRANCH_LABEL = "langgraph_store"
 URL_ENV_VAR = "LANGGRAPH_CHECKPOINT_URL"
 
 
@@ -127,6 +135,22 @@ def script_heads() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+@functools.cache
+def branch_heads(branch: str | None) -> frozenset[str]:
+    """The head revisions of one branch of the packaged scripts (``None``:
+    of every branch), read once."""
+    if branch is None:
+        return script_heads()
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(
+        r.revision
+        for r in script.get_revisions(f"{branch}@head")
+        if r is not None and not isinstance(r, str)
+    )
+
+
 def current_heads(
     connection: Connection,
     *,
@@ -148,20 +172,22 @@ def upgrade(
     *,
     schema: str | None = None,
     version_table: str = VERSION_TABLE,
+    branch: str | None = BRANCH_LABEL,
 ) -> bool:
-    """Bring the schema to head on ``connection``; cheap when it is there.
+    """Bring ``branch`` (``None``: every branch) to its head on
+    ``connection``; cheap when it is there.
 
     Returns whether anything ran. The caller owns the transaction (and, for
     concurrent callers, the lock around it: see ``DialectOps.setup_lock``).
     """
     if current_heads(connection, schema=schema, version_table=version_table) >= (
-        script_heads()
+        branch_heads(branch)
     ):
         return False
     from alembic import command
 
     config = alembic_config(connection, schema=schema, version_table=version_table)
-    command.upgrade(config, "heads")
+    command.upgrade(config, "heads" if branch is None else f"{branch}@head")
     return True
 
 

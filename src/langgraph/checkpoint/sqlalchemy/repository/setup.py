@@ -1,5 +1,5 @@
-"""The plan of ``setup()``: the schema brought to the packaged migrations'
-head, for every table they create (the checkpoint tables today)."""
+"""The plan of ``setup()``: one branch of the packaged migrations brought to
+its head (the checkpoint tables for the saver, the store's for the store)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ from sqlalchemy.schema import CreateSchema
 __all__ = ["setup"]
 
 
-def setup(ops: DialectOps, schema: str | None, version_table: str) -> Plan[None]:
-    """Bring the schema to Alembic's head, under the setup lock.
+def setup(
+    ops: DialectOps,
+    schema: str | None,
+    version_table: str,
+    branch: str | None = migrate.BRANCH_LABEL,
+) -> Plan[None]:
+    """Bring ``branch`` of the schema to its head, under the setup lock.
 
     Like every plan, this one does no I/O: it yields a ``CREATE SCHEMA``
     (where the database has schemas and one is asked for), then a
@@ -34,7 +39,9 @@ def setup(ops: DialectOps, schema: str | None, version_table: str) -> Plan[None]
                 "to finish; call it again once that one is done"
             )
         try:
-            migrate.upgrade(conn, schema=schema, version_table=version_table)
+            migrate.upgrade(
+                conn, schema=schema, version_table=version_table, branch=branch
+            )
         finally:
             if lock is not None and lock[1] is not None:
                 conn.execute(lock[1])

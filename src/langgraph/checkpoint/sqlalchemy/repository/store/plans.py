@@ -1,0 +1,280 @@
+"""The plan of one ``batch`` of store operations, in one transaction.
+
+As LangGraph's own stores do, the reads of a batch (``GetOp``, ``SearchOp``,
+``ListNamespacesOp``) see the store as it was before the batch, and its
+writes (``PutOp``) are applied last, the last write of a key winning.
+The operations arrive validated (``langgraph.store.sqlalchemy._core``).
+
+Where vector search plugs in: :func:`put_items` is where the rows of a
+put are written (vector rows for the same items belong right after the
+upsert, in the same transaction), and :func:`search_statement` is the one
+statement a search runs (a ranked search replaces its ``ORDER BY`` with a
+distance and keeps its filters).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from langgraph.store.base import (
+    GetOp,
+    ListNamespacesOp,
+    MatchCondition,
+    PutOp,
+    Result,
+    SearchOp,
+)
+
+from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import chunks
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Plan
+from langgraph.checkpoint.sqlalchemy.repository.store.items import (
+    COLUMNS,
+    STORE,
+    S,
+    alive,
+    namespace_of,
+    prefix_of,
+    to_item,
+    to_search_item,
+    under,
+)
+from sqlalchemy import Select, bindparam, delete, insert, or_, select, true, update
+
+__all__ = [
+    "ORDERING_OPERATORS",
+    "Requests",
+    "batch",
+    "filter_terms",
+    "namespaces_statement",
+    "put_items",
+    "search_statement",
+    "ttl_minutes",
+]
+
+ORDERING_OPERATORS = ("$gt", "$gte", "$lt", "$lte")
+OPERATORS = ("$eq", "$ne", *ORDERING_OPERATORS)
+# What a write of an existing key replaces (created_at stays).
+_REPLACED = ("value", "updated_at", "expires_at", "ttl_minutes")
+_REFRESH = (
+    update(STORE)
+    .where(S.prefix == bindparam("r_prefix"), S.key == bindparam("r_key"))
+    .values(expires_at=bindparam("r_expires_at"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """A batch's operations by kind, each with its index in the batch."""
+
+    gets: Sequence[tuple[int, GetOp]] = ()
+    searches: Sequence[tuple[int, SearchOp]] = ()
+    listings: Sequence[tuple[int, ListNamespacesOp]] = ()
+    puts: Sequence[PutOp] = ()
+    size: int = 0
+
+    @property
+    def writes(self) -> bool:
+        """Whether the batch may write: a put, or a read that refreshes TTLs."""
+        return (
+            bool(self.puts)
+            or any(op.refresh_ttl for _, op in self.gets)
+            or any(op.refresh_ttl for _, op in self.searches)
+        )
+
+
+def filter_terms(filter: Mapping[str, Any] | None) -> Iterator[tuple[str, str, Any]]:
+    """``(key, operator, value)`` for each condition of a search filter: a
+    dict whose keys all start with ``$`` is a set of operators, anything
+    else a value to equal."""
+    for key, wanted in (filter or {}).items():
+        if (
+            isinstance(wanted, Mapping)
+            and wanted
+            and all(isinstance(k, str) and k.startswith("$") for k in wanted)
+        ):
+            for operator, value in wanted.items():
+                yield key, operator, value
+        else:
+            yield key, "$eq", wanted
+
+
+def ttl_minutes(ttl: float | None) -> int | None:
+    """What the ``ttl_minutes`` column holds for a put's ``ttl``: whole
+    minutes (the official store's type), rounded up, so a refresh never
+    gives an item less time than its put did."""
+    return None if ttl is None else max(1, math.ceil(ttl))
+
+
+def batch(ops: DialectOps, requests: Requests, now: datetime) -> Plan[list[Result]]:
+    """Run ``requests`` at the moment ``now``; their results, in batch order."""
+    results: list[Result] = [None] * requests.size
+    refresh: dict[tuple[str, str], int] = {}
+
+    by_prefix: dict[str, list[tuple[int, GetOp]]] = defaultdict(list)
+    for i, op in requests.gets:
+        by_prefix[prefix_of(op.namespace)].append((i, op))
+    for prefix, entries in by_prefix.items():
+        keys = list(dict.fromkeys(op.key for _, op in entries))
+        found: dict[str, Any] = {}
+        for part in chunks(keys):
+            statement = select(*COLUMNS).where(
+                S.prefix == prefix, S.key.in_(part), alive(now)
+            )
+            found.update((row.key, row) for row in (yield Execute(statement)))
+        for i, op in entries:
+            row = found.get(op.key)
+            if row is not None:
+                results[i] = to_item(row)
+                if op.refresh_ttl and row.ttl_minutes is not None:
+                    refresh[(prefix, row.key)] = row.ttl_minutes
+
+    for i, search in requests.searches:
+        rows = (yield Execute(search_statement(ops, search, now))).all()
+        results[i] = [to_search_item(row) for row in rows]
+        if search.refresh_ttl:
+            for row in rows:
+                if row.ttl_minutes is not None:
+                    refresh[(row.prefix, row.key)] = row.ttl_minutes
+
+    for i, listing in requests.listings:
+        prefixes = (yield Execute(namespaces_statement(listing, now))).scalars()
+        results[i] = list_namespaces(prefixes, listing)
+
+    if refresh:
+        yield Execute(
+            _REFRESH,
+            [
+                {
+                    "r_prefix": prefix,
+                    "r_key": key,
+                    "r_expires_at": now + timedelta(minutes=minutes),
+                }
+                for (prefix, key), minutes in refresh.items()
+            ],
+        )
+    yield from put_items(ops, requests.puts, now)
+    return results
+
+
+def put_items(ops: DialectOps, puts: Sequence[PutOp], now: datetime) -> Plan[None]:
+    """Write ``puts`` (the last of each key wins; a ``None`` value deletes)."""
+    latest: dict[tuple[str, str], PutOp] = {}
+    for op in puts:
+        latest[(prefix_of(op.namespace), op.key)] = op
+    deletes: dict[str, list[str]] = defaultdict(list)
+    rows: list[dict[str, Any]] = []
+    for (prefix, key), op in latest.items():
+        if op.value is None:
+            deletes[prefix].append(key)
+            continue
+        rows.append(
+            {
+                "prefix": prefix,
+                "key": key,
+                "value": op.value,
+                "created_at": now,
+                "updated_at": now,
+                "expires_at": None
+                if op.ttl is None
+                else now + timedelta(minutes=op.ttl),
+                "ttl_minutes": ttl_minutes(op.ttl),
+            }
+        )
+    for prefix, keys in deletes.items():
+        for part in chunks(keys):
+            yield Execute(delete(STORE).where(S.prefix == prefix, S.key.in_(part)))
+    if not rows:
+        return
+    if ops.native_upsert:
+        statement = ops.insert_statement(STORE, _REPLACED)
+        yield Execute(statement, rows[0] if len(rows) == 1 else rows)
+        return
+    # Portable: update in place (keeping created_at), insert what was not there.
+    for row in rows:
+        changed = yield Execute(
+            update(STORE)
+            .where(S.prefix == row["prefix"], S.key == row["key"])
+            .values({c: row[c] for c in _REPLACED})
+        )
+        if not changed.rowcount:
+            yield Execute(insert(STORE), row)
+
+
+def search_statement(ops: DialectOps, op: SearchOp, now: datetime) -> Select[Any]:
+    """The items ``op`` finds: under its namespace prefix, matching its
+    filter (in SQL, bound), most recently updated first (then by namespace
+    and key, so pages never overlap), one page."""
+    statement = select(*COLUMNS).where(alive(now))
+    if op.namespace_prefix:
+        statement = statement.where(under(op.namespace_prefix))
+    for key, operator, value in filter_terms(op.filter):
+        statement = statement.where(ops.store_filter(S.value, key, operator, value))
+    return (
+        statement.order_by(S.updated_at.desc(), S.prefix, S.key)
+        .limit(op.limit)
+        .offset(op.offset)
+    )
+
+
+def namespaces_statement(op: ListNamespacesOp, now: datetime) -> Select[Any]:
+    """The distinct prefixes that may match ``op``'s conditions: their
+    literal leading (prefix) or trailing (suffix) labels narrow the search
+    in SQL, with escaped ``LIKE`` patterns; :func:`list_namespaces` then
+    applies the conditions exactly (a ``*`` is any one label, which ``LIKE``
+    can't say)."""
+    statement = select(S.prefix).distinct().where(alive(now))
+    for condition in op.match_conditions or ():
+        statement = statement.where(_narrowing(condition))
+    return statement
+
+
+def _narrowing(condition: MatchCondition) -> Any:
+    path = list(condition.path)
+    if condition.match_type == "suffix":
+        path.reverse()
+    literal: list[str] = []
+    for label in path:
+        if label == "*":
+            break
+        literal.append(label)
+    if not literal:
+        return true()
+    whole = len(literal) == len(path)
+    if condition.match_type == "suffix":
+        joined = prefix_of(literal[::-1])
+        part = S.prefix.endswith("." + joined, autoescape=True)
+    else:
+        joined = prefix_of(literal)
+        part = S.prefix.startswith(joined + ".", autoescape=True)
+    return or_(S.prefix == joined, part) if whole else part
+
+
+def _matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
+    path = condition.path
+    if len(namespace) < len(path):
+        return False
+    if condition.match_type == "suffix":
+        namespace = namespace[len(namespace) - len(path) :]
+    return all(p in ("*", n) for p, n in zip(path, namespace, strict=False))
+
+
+def list_namespaces(
+    prefixes: Iterator[str] | Sequence[str], op: ListNamespacesOp
+) -> list[tuple[str, ...]]:
+    """The namespaces ``op`` lists, from the candidate ``prefixes``: those
+    every condition matches, cut to ``max_depth``, distinct, sorted, one page."""
+    conditions = op.match_conditions or ()
+    found = set()
+    for prefix in prefixes:
+        namespace = namespace_of(prefix)
+        if all(_matches(c, namespace) for c in conditions):
+            if op.max_depth is not None:
+                namespace = namespace[: op.max_depth]
+            found.add(namespace)
+    return sorted(found)[op.offset : op.offset + op.limit]
