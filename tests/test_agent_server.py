@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,10 @@ from langgraph.checkpoint.sqlalchemy import (
     SQLAlchemySaver,
 )
 from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR
+from langgraph.checkpoint.sqlalchemy.models import StoreRecord
 from langgraph.checkpoint.sqlalchemy.server import LANGGRAPH_JSON_LINE, checkpointer
+from langgraph.store.sqlalchemy.server import LANGGRAPH_JSON_LINE as STORE_JSON_LINE
+from langgraph.store.sqlalchemy.server import STORE_URL_ENV_VAR, store
 
 from servers._local import free_port
 
@@ -41,6 +45,7 @@ GRAPH_MODULE = """
 from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
 from langgraph.types import interrupt
 
 
@@ -59,7 +64,29 @@ builder.add_edge(START, "ask")
 builder.add_edge("ask", END)
 # No checkpointer here: the server gives the graph the one langgraph.json names.
 graph = builder.compile()
+
+
+class Note(TypedDict, total=False):
+    key: str
+    text: str
+    stored: str
+
+
+async def remember(state: Note, *, store: BaseStore) -> dict:
+    # The store the server gives the graph: the one langgraph.json names.
+    await store.aput(("notes",), state["key"], {"text": state["text"]})
+    item = await store.aget(("notes",), state["key"])
+    return {"stored": item.value["text"]}
+
+
+memo_builder = StateGraph(Note)
+memo_builder.add_node("remember", remember)
+memo_builder.add_edge(START, "remember")
+memo = memo_builder.compile()
 """
+
+#: langgraph.json's store TTL: items expire an hour after they are written.
+STORE_TTL = {"default_ttl": 60, "refresh_on_read": False}
 
 #: Generous for a loaded 2-core machine: the server imports langgraph-api,
 #: the graph and our package before it answers.
@@ -79,8 +106,10 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
     (root / "graph.py").write_text(GRAPH_MODULE)
-    config = json.loads("{" + LANGGRAPH_JSON_LINE + "}")
-    config["graphs"] = {"agent": "./graph.py:graph"}
+    config = json.loads("{" + LANGGRAPH_JSON_LINE + ", " + STORE_JSON_LINE + "}")
+    # The rest of the store's section reaches the factory (see STORE_TTL).
+    config["store"]["ttl"] = STORE_TTL
+    config["graphs"] = {"agent": "./graph.py:graph", "memo": "./graph.py:memo"}
     config["dependencies"] = ["."]
     (root / "langgraph.json").write_text(json.dumps(config))
     return root
@@ -102,6 +131,8 @@ class DevServer:
 
     def start(self) -> None:
         env = dict(os.environ)
+        # The store shares the checkpointer's database, by its URL.
+        env.pop(STORE_URL_ENV_VAR, None)
         env.update(
             {
                 URL_ENV_VAR: self.url,
@@ -204,6 +235,11 @@ def test_langgraph_dev_runs_on_our_saver(
         result = client.runs.wait(thread_id, "agent", command={"resume": "Ada"})
         assert isinstance(result, dict) and result["answer"] == "Ada"
 
+        # A node that writes to the store, a run without a thread.
+        key = uuid.uuid4().hex  # the database may be shared: a key of our own
+        memo = client.runs.wait(None, "memo", input={"key": key, "text": "hello"})
+        assert isinstance(memo, dict) and memo["stored"] == "hello"
+
         # A new process: the state comes back from the database, not memory.
         server.stop()
         server.start()
@@ -211,6 +247,9 @@ def test_langgraph_dev_runs_on_our_saver(
         state = client.threads.get_state(thread_id)
         assert state["values"] == {"question": "your name?", "answer": "Ada"}
         assert state["next"] == []
+        # The store's item, through the server's store API after the restart.
+        item = client.store.get_item(["notes"], key)
+        assert item is not None and item["value"] == {"text": "hello"}
 
         # The server's thread copy, run deletion, thread deletion and prune,
         # each read back from our tables while the server still runs.
@@ -250,6 +289,14 @@ def test_langgraph_dev_runs_on_our_saver(
     finally:
         server.kill()
 
+    # The store's row: langgraph.json's TTL reached the factory.
+    (note,) = [
+        r for r in _rows(database_url, StoreRecord.__table__, None) if r.key == key
+    ]
+    assert (note.prefix, note.value) == ("notes", {"text": "hello"})
+    assert note.ttl_minutes == STORE_TTL["default_ttl"]
+    assert note.expires_at is not None
+
     # The copy, read through our saver once the server is gone.
     with SQLAlchemySaver.from_url(database_url) as saver:
         assert saver.get_tuple({"configurable": {"thread_id": thread_id}}) is None
@@ -258,12 +305,14 @@ def test_langgraph_dev_runs_on_our_saver(
         assert copied.checkpoint["channel_values"]["answer"] == "Ada"
 
 
-def _rows(url: str, table: sa.Table, thread_id: str) -> list[Any]:
-    """``table``'s rows of ``thread_id``, read from the database directly."""
+def _rows(url: str, table: sa.Table, thread_id: str | None) -> list[Any]:
+    """``table``'s rows (of ``thread_id``), read from the database directly."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            query = sa.select(table).where(table.c.thread_id == thread_id)
+            query = sa.select(table)
+            if thread_id is not None:
+                query = query.where(table.c.thread_id == thread_id)
             return list(conn.execute(query))
     finally:
         engine.dispose()
@@ -445,3 +494,83 @@ def test_the_grpc_servicer_prunes_through_our_saver(
     with SQLAlchemySaver.from_url(database_url) as saver:
         graph = _counter(saver, until=2)
         assert graph.get_state({"configurable": {"thread_id": kept}}).values == state
+
+
+# -- the store's factory ------------------------------------------------------------
+
+
+async def test_store_factory_without_a_url_names_both_env_vars_and_the_json_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(URL_ENV_VAR, raising=False)
+    monkeypatch.delenv(STORE_URL_ENV_VAR, raising=False)
+    with pytest.raises(RuntimeError) as info:
+        async with store():
+            pass
+    for name in (STORE_URL_ENV_VAR, URL_ENV_VAR, STORE_JSON_LINE):
+        assert name in str(info.value)
+
+
+async def test_store_factory_prefers_its_own_url_and_falls_back_to_the_checkpointers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LANGGRAPH_STORE", raising=False)
+    shared, own = tmp_path / "shared.db", tmp_path / "own.db"
+    monkeypatch.setenv(URL_ENV_VAR, f"sqlite:///{shared}")
+    monkeypatch.delenv(STORE_URL_ENV_VAR, raising=False)
+    async with store() as made:
+        # setup() ran: the table is there before anything was written.
+        await made.aput(("a",), "k", {"v": 1})
+    assert _store_keys(f"sqlite:///{shared}") == ["k"]
+    monkeypatch.setenv(STORE_URL_ENV_VAR, f"sqlite:///{own}")
+    async with store() as made:
+        await made.aput(("a",), "mine", {"v": 2})
+    assert _store_keys(f"sqlite:///{own}") == ["mine"]
+    assert _store_keys(f"sqlite:///{shared}") == ["k"]
+    # Closed on exit: the engine it made is disposed of.
+    assert made._owned_engine is None
+
+
+async def test_store_factory_takes_the_ttl_of_langgraph_json_and_sweeps(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What langgraph-api passes on from langgraph.json's store section.
+    section = {
+        "path": "langgraph.store.sqlalchemy.server.store",
+        "ttl": {"default_ttl": 5, "sweep_interval_minutes": 10},
+    }
+    monkeypatch.setenv("LANGGRAPH_STORE", json.dumps(section))
+    async with store(f"sqlite:///{tmp_path / 'ttl.db'}") as made:
+        assert made.ttl_config == section["ttl"]
+        # The server runs no sweeper for a custom store: the factory does.
+        assert made._sweeper is not None and made._sweeper.running
+        sweeper = made._sweeper
+    assert not sweeper.running  # stopped on exit
+    # An explicit ttl wins; without sweep_interval_minutes, no sweeper.
+    async with store(
+        f"sqlite:///{tmp_path / 'ttl.db'}", ttl={"default_ttl": 1}
+    ) as made:
+        assert made.ttl_config == {"default_ttl": 1}
+        assert made._sweeper is None
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('{"index": {"dims": 3, "embed": "fake:x"}}', "index"),
+        ("not json", "LANGGRAPH_STORE is not JSON"),
+        ("[1]", "must be a JSON object"),
+    ],
+)
+async def test_store_factory_refuses_a_section_it_cannot_honour(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, section: str, message: str
+) -> None:
+    monkeypatch.setenv("LANGGRAPH_STORE", section)
+    with pytest.raises(ValueError, match=message):
+        async with store(f"sqlite:///{tmp_path / 'refused.db'}"):
+            pass
+    assert not (tmp_path / "refused.db").exists()  # refused before connecting
+
+
+def _store_keys(url: str) -> list[str]:
+    return sorted(row.key for row in _rows(url, StoreRecord.__table__, None))
