@@ -9,7 +9,9 @@ off there, keeps them on a direct connection, and leaves a caller's own
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -18,8 +20,13 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.conformance.test_utils import generate_config
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy import (
+    PoolerWarning,
+    PreparedStatementsBehindAPoolerError,
+    SQLAlchemySaver,
+)
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.dialects.postgresql import PREPARE_OFF
 from test_graphs import _counter
 
 # More than psycopg's prepare_threshold (5) runs of each hot statement.
@@ -42,6 +49,18 @@ def _supersteps(saver: SQLAlchemySaver, thread_id: str) -> None:
         config = saver.put(config, checkpoint, {"step": step}, {"step": str(step + 1)})
         saver.put_writes(config, [("step", step)], task_id=f"task-{step}")
         assert saver.get_tuple(generate_config(thread_id)) is not None
+
+
+async def _async_supersteps(saver: AsyncSQLAlchemySaver, thread_id: str) -> None:
+    config = generate_config(thread_id)
+    for step in range(CALLS):
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_versions"] = {"step": str(step + 1)}
+        config = await saver.aput(
+            config, checkpoint, {"step": step}, {"step": str(step + 1)}
+        )
+        await saver.aput_writes(config, [("step", step)], task_id=f"t{step}")
+        assert await saver.aget_tuple(generate_config(thread_id))
 
 
 def test_a_plain_url_through_pgbouncer_prepares_nothing(
@@ -76,20 +95,8 @@ async def test_the_async_saver_finds_the_pooler_too(pgbouncer_url: str) -> None:
     savers = [AsyncSQLAlchemySaver.from_url(pgbouncer_url) for _ in range(3)]
     try:
         await savers[0].setup()
-
-        async def run(saver: AsyncSQLAlchemySaver, thread_id: str) -> None:
-            config = generate_config(thread_id)
-            for step in range(CALLS):
-                checkpoint = empty_checkpoint()
-                checkpoint["channel_versions"] = {"step": str(step + 1)}
-                config = await saver.aput(
-                    config, checkpoint, {"step": step}, {"step": str(step + 1)}
-                )
-                await saver.aput_writes(config, [("step", step)], task_id=f"t{step}")
-                assert await saver.aget_tuple(generate_config(thread_id))
-
         await asyncio.gather(
-            *(run(saver, f"apgb-{n}") for n, saver in enumerate(savers))
+            *(_async_supersteps(saver, f"apgb-{n}") for n, saver in enumerate(savers))
         )
         async with savers[2].bind.connect() as conn:  # type: ignore[union-attr]
             raw = (await conn.get_raw_connection()).dbapi_connection
@@ -137,34 +144,137 @@ def _listener() -> Any:
     return postgresql._unprepared_behind_a_pooler
 
 
-# -- faults behind the pooler ----------------------------------------------------
+# -- an engine the caller made -----------------------------------------------------
 
 
-def test_restart_behind_pgbouncer_loses_no_turn() -> None:
-    """PostgreSQL restarted behind PgBouncer: the saver's connections to
-    PgBouncer live on, PgBouncer's to the server die; no invoke fails and
-    every checkpoint is there, once."""
-    from servers.pgbouncer import pgbouncer_server
-    from servers.postgres import fresh_database, local_postgres
-
-    config = {"configurable": {"thread_id": "survivor"}}
-    oracle = _counter(InMemorySaver(), until=3)
-    for _ in range(3):
-        oracle.invoke({"count": 0, "log": []}, config)
-    expected = len(list(oracle.get_state_history(config)))
-    with local_postgres() as server:
-        url = fresh_database(server.url, "restart")
-        with (
-            pgbouncer_server(url) as pooler,
-            SQLAlchemySaver.from_url(pooler.url) as saver,
-        ):
+def test_a_callers_engine_behind_pgbouncer_gets_a_warning_naming_the_fix(
+    pgbouncer_url: str,
+) -> None:
+    # The saver leaves the caller's engine as it is, but says at its first
+    # call, before psycopg prepared anything of the saver's, what to set.
+    engine = sa.create_engine(pgbouncer_url)
+    try:
+        saver = SQLAlchemySaver(engine)
+        with pytest.warns(PoolerWarning, match=re.escape(PREPARE_OFF)):
             saver.setup()
-            graph = _counter(saver, until=3)
-            for _ in range(3):
-                graph.invoke({"count": 0, "log": []}, config)
-                server.restart()  # every server session PgBouncer had is gone
-            assert graph.get_state(config).values["log"][-1] == "bump3"
-            assert len(list(saver.list(config))) == expected
+        assert _threshold(engine) == 5  # untouched
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            saver.get_tuple(generate_config("once"))  # said once per saver
+    finally:
+        engine.dispose()
+
+
+def test_a_prepared_statement_that_fails_behind_pgbouncer_names_the_fix(
+    pgbouncer_url: str,
+) -> None:
+    # Two engines that prepare, one after the other: PgBouncer hands the
+    # second client the server session the first prepared "_pg3_0" on (the
+    # pool is idle: it reuses the last session), and psycopg's own error
+    # would say only that the name is taken.
+    engines = [sa.create_engine(pgbouncer_url) for _ in range(2)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PoolerWarning)
+            first, second = (SQLAlchemySaver(engine) for engine in engines)
+            first.setup()
+            _supersteps(first, "prepared-first")
+            with pytest.raises(PreparedStatementsBehindAPoolerError) as info:
+                _supersteps(second, "prepared-second")
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert PREPARE_OFF in str(info.value)
+    assert isinstance(info.value.__cause__, sa.exc.DBAPIError)
+    assert "prepared statement" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_a_callers_engine_with_the_setting_works_behind_pgbouncer(
+    pgbouncer_url: str, run: str
+) -> None:
+    # The documented setting: no warning, and the concurrent supersteps that
+    # failed at once without it pass.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoolerWarning)
+        if run == "sync":
+            engines = [
+                sa.create_engine(
+                    pgbouncer_url, connect_args={"prepare_threshold": None}
+                )
+                for _ in range(3)
+            ]
+            try:
+                savers = [SQLAlchemySaver(engine) for engine in engines]
+                savers[0].setup()
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(3) as pool:
+                    done = [
+                        pool.submit(_supersteps, saver, f"set-{n}")
+                        for n, saver in enumerate(savers)
+                    ]
+                    for future in done:
+                        future.result()
+                assert len(list(savers[1].list(generate_config("set-0")))) == CALLS
+            finally:
+                for engine in engines:
+                    engine.dispose()
+        else:
+            asyncio.run(_async_supersteps_on_callers_engines(pgbouncer_url))
+
+
+async def _async_supersteps_on_callers_engines(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engines = [
+        create_async_engine(url, connect_args={"prepare_threshold": None})
+        for _ in range(3)
+    ]
+    try:
+        savers = [AsyncSQLAlchemySaver(engine) for engine in engines]
+        await savers[0].setup()
+        await asyncio.gather(
+            *(_async_supersteps(s, f"aset-{n}") for n, s in enumerate(savers))
+        )
+        stored = [c async for c in savers[1].alist(generate_config("aset-0"))]
+        assert len(stored) == CALLS
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_the_async_saver_warns_of_a_callers_engine_too(
+    pgbouncer_url: str,
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(pgbouncer_url)
+    try:
+        saver = AsyncSQLAlchemySaver(engine)
+        with pytest.warns(PoolerWarning, match=re.escape(PREPARE_OFF)):
+            await saver.setup()
+    finally:
+        await engine.dispose()
+
+
+def test_a_callers_engine_on_a_direct_connection_gets_no_warning(
+    postgres_url: str,
+) -> None:
+    engine = sa.create_engine(postgres_url)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PoolerWarning)
+            saver = SQLAlchemySaver(engine)
+            saver.setup()
+            _supersteps(saver, "direct-callers")
+    finally:
+        engine.dispose()
+
+
+# -- faults behind the pooler ----------------------------------------------------
+# PostgreSQL restarted behind PgBouncer: test_reliability.py's restart tests
+# (the postgres-pgbouncer case of their ``restartable`` fixture).
 
 
 @pytest.mark.parametrize("run", ["sync", "async"])

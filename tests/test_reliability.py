@@ -4,6 +4,7 @@ transaction, many writers at once, an exhausted pool, statement timeouts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -291,10 +292,12 @@ def test_client_killed_inside_a_transaction(backend: Backend, operation: str) ->
 
 
 # How each restartable server's savers make their engine: PostgreSQL also
-# through one connection, which the saver keeps open between calls.
+# through one connection, which the saver keeps open between calls, and
+# through PgBouncer in transaction mode (PostgreSQL behind it restarts).
 ENGINE_KWARGS: dict[str, dict[str, Any] | None] = {
     "postgres": None,
     "postgres-one-connection": {"poolclass": sa.pool.StaticPool},
+    "postgres-pgbouncer": None,
     "mariadb": None,
 }
 
@@ -306,7 +309,20 @@ def restartable(
     """A server of our own to restart, a database on it, and the
     ``engine_kwargs`` of the savers under test."""
     kwargs = ENGINE_KWARGS[request.param]
-    if request.param.startswith("postgres"):
+    if request.param == "postgres-pgbouncer":
+        from servers.pgbouncer import pgbouncer_server
+        from servers.postgres import fresh_database, local_postgres
+
+        with local_postgres() as server, contextlib.ExitStack() as stack:
+            url = fresh_database(server.url, "restart")
+            try:
+                pooler = stack.enter_context(pgbouncer_server(url))
+            except RuntimeError as exc:  # no pgbouncer binary
+                if os.environ.get("CI") == "true":
+                    raise
+                pytest.skip(f"no PgBouncer available: {exc}")
+            yield server, pooler.url, kwargs
+    elif request.param.startswith("postgres"):
         from servers.postgres import fresh_database, local_postgres
 
         with local_postgres() as server:
@@ -346,13 +362,23 @@ def test_restart_while_a_graph_runs(
         assert history == expected  # none lost, none twice
 
         server.restart()
-        # A call that is not safe to repeat (copy_thread) is not retried: it
-        # surfaces the error, and the next call works.
-        with pytest.raises(sa.exc.DBAPIError):
+        if _through_a_pooler(url, server):
+            # The saver's connections are to the pooler, which outlive the
+            # restart: even a call that is not safe to repeat just works.
             saver.copy_thread("survivor", "copy")
-        saver.copy_thread("survivor", "copy")
+        else:
+            # A call that is not safe to repeat (copy_thread) is not
+            # retried: it surfaces the error, and the next call works.
+            with pytest.raises(sa.exc.DBAPIError):
+                saver.copy_thread("survivor", "copy")
+            saver.copy_thread("survivor", "copy")
         copied = saver.list({"configurable": {"thread_id": "copy"}})
         assert len(list(copied)) == history
+
+
+def _through_a_pooler(url: str, server: LocalServer) -> bool:
+    """Whether ``url`` reaches ``server`` through a pooler (another port)."""
+    return sa.engine.make_url(url).port != sa.engine.make_url(server.url).port
 
 
 def test_server_down_for_a_while(
@@ -364,6 +390,7 @@ def test_server_down_for_a_while(
     surfaces (bounded), and the saver works again once the server is back."""
     server, url, engine_kwargs = restartable
     config = {"configurable": {"thread_id": "patient"}}
+    delays = retry.RETRY_DELAYS
     # Generous delays, so that a slow machine's server start fits in them.
     monkeypatch.setattr(retry, "RETRY_DELAYS", (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
     with SQLAlchemySaver.from_url(url, engine_kwargs=engine_kwargs) as saver:
@@ -386,6 +413,9 @@ def test_server_down_for_a_while(
                 saver.get_tuple(config)
         finally:
             server.start()
+        # With the saver's own delays: PgBouncer refuses clients for its
+        # server_login_retry after the failed logins of the bounded retries.
+        monkeypatch.setattr(retry, "RETRY_DELAYS", delays)
         assert graph.get_state(config).values["log"][-1] == "bump3"
 
 

@@ -27,6 +27,8 @@ from typing import Any
 from langgraph.checkpoint.sqlalchemy._validate import (
     InvalidConfigError,
     PayloadTooLargeError,
+    PoolerWarning,
+    PreparedStatementsBehindAPoolerError,
 )
 from langgraph.checkpoint.sqlalchemy.models import (
     Base,
@@ -45,6 +47,8 @@ __all__ = [
     "CheckpointWriteRecord",
     "InvalidConfigError",
     "PayloadTooLargeError",
+    "PoolerWarning",
+    "PreparedStatementsBehindAPoolerError",
     "SQLAlchemySaver",
     "metadata",
 ]

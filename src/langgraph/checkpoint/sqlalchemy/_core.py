@@ -54,6 +54,10 @@ from sqlalchemy.engine import Dialect
 __all__ = ["PRUNE_STRATEGIES", "SaverCore"]
 
 PRUNE_STRATEGIES = ("keep_latest", "keep_last", "delete")
+# Other names for them: langgraph-api's checkpointer service (the Agent
+# Server's core calls it for thread TTL sweeps) asks aprune for "delete_all"
+# where BaseCheckpointSaver's docstring says "delete".
+_STRATEGY_ALIASES = {"delete_all": "delete"}
 
 
 class SaverCore(BaseCheckpointSaver[str]):
@@ -252,6 +256,8 @@ class SaverCore(BaseCheckpointSaver[str]):
     def _prune_jobs(
         self, thread_ids: Sequence[str], strategy: str, keep: int | None
     ) -> list[Job[None]]:
+        if isinstance(strategy, str):
+            strategy = _STRATEGY_ALIASES.get(strategy, strategy)
         if strategy not in PRUNE_STRATEGIES:
             raise ValueError(
                 f"unknown prune strategy {strategy!r}; use one of {PRUNE_STRATEGIES}"

@@ -21,6 +21,8 @@ from langgraph.checkpoint.sqlalchemy import _types
 __all__ = [
     "InvalidConfigError",
     "PayloadTooLargeError",
+    "PoolerWarning",
+    "PreparedStatementsBehindAPoolerError",
     "TTLSettings",
     "ThreadKey",
     "check_length",
@@ -48,6 +50,19 @@ class InvalidConfigError(KeyError, ValueError):
 
 class PayloadTooLargeError(ValueError):
     """A write is larger than the database accepts in one statement."""
+
+
+class PoolerWarning(UserWarning):
+    """An engine the caller made reaches PostgreSQL through a connection
+    pooler while psycopg prepares statements: create it with
+    ``connect_args={"prepare_threshold": None}``."""
+
+
+class PreparedStatementsBehindAPoolerError(RuntimeError):
+    """A prepared statement was missing or its name taken on the server
+    session, the sign of a pooler in transaction mode in front of an engine
+    that prepares; the message names the setting. Its ``__cause__`` is the
+    driver's error."""
 
 
 class ThreadKey(NamedTuple):

@@ -477,6 +477,20 @@ class DialectOps:
         """How to ask a cursor of ``driver`` for binary results, if it can."""
         return None
 
+    @classmethod
+    def first_connection_check(
+        cls, engine: Engine
+    ) -> Callable[[Connection], None] | None:
+        """What to check once on the first connection a saver gets from
+        ``engine`` (its own, or the caller's), or None."""
+        return None
+
+    @staticmethod
+    def explain(error: DBAPIError) -> Exception | None:
+        """An error that says what to do about the driver error ``error``,
+        where the driver's own message would not, or None."""
+        return None
+
 
 # -- statements built once -----------------------------------------------------
 
@@ -781,6 +795,22 @@ def lost_a_race(error: DBAPIError) -> bool:
     victims among ordinary concurrent writes: a prune deleting a thread's old
     rows while a run inserts new ones is enough."""
     return any(kind.lost_a_race(error.orig) for kind in _registered())
+
+
+def first_connection_check(engine: Engine) -> Callable[[Connection], None] | None:
+    """What a saver on ``engine`` checks once, on the first connection it
+    gets, or None (see ``DialectOps.first_connection_check``)."""
+    return ops_class(engine.dialect.name).first_connection_check(engine)
+
+
+def explain(error: DBAPIError) -> Exception | None:
+    """A clearer error for ``error``, one a user can act on, or None (see
+    ``DialectOps.explain``)."""
+    for kind in _registered():
+        clearer = kind.explain(error)
+        if clearer is not None:
+            return clearer
+    return None
 
 
 def binary_results(dialect: Dialect) -> Callable[[Any], None] | None:

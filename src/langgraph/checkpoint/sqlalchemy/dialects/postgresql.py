@@ -8,16 +8,25 @@ blobs ride along as a writable CTE. Metadata filters are JSONB containment
 lock. Engines on psycopg (3) autocommit at the driver and send ``BEGIN``
 themselves, and ask for binary results, and turn psycopg's automatic
 prepared statements off behind a connection pooler (PgBouncer in transaction
-mode: see ``_unprepared_behind_a_pooler``). A deadlock or serialization
-failure (SQLSTATE ``40P01``/``40001``) is a lost race.
+mode: see ``_unprepared_behind_a_pooler``); on an engine the caller made, a
+saver warns of the pooler instead (:class:`PoolerWarning`), and names the
+fix when a prepared statement fails (:class:`PreparedStatementsBehindAPoolerError`).
+A deadlock or serialization failure (SQLSTATE ``40P01``/``40001``) is a lost
+race.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from langgraph.checkpoint.sqlalchemy._validate import (
+    PoolerWarning,
+    PreparedStatementsBehindAPoolerError,
+)
 from langgraph.checkpoint.sqlalchemy.dialects.base import (
     VALUES_ROWS,
     DialectOps,
@@ -32,6 +41,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Numeric,
     Table,
@@ -52,6 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -63,7 +74,17 @@ _RACE_SQLSTATES = frozenset({"40P01", "40001"})
 _PSYCOPG = ("psycopg", "psycopg_async")
 _PSYCOPG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg
 
+# SQLSTATEs of a prepared statement missing from the server session, or of
+# its name taken there: invalid_sql_statement_name,
+# duplicate_prepared_statement.
+_PREPARED_SQLSTATES = frozenset({"26000", "42P05"})
+# The setting that turns psycopg's preparing off, as a user writes it.
+PREPARE_OFF = 'connect_args={"prepare_threshold": None}'
+
 _begin = begin_listener("BEGIN")
+# Engines from_url made (tune_engine): their connections turn preparing off
+# behind a pooler themselves, or the caller chose a prepare_threshold.
+_tuned: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 @register("postgresql", aliases=("postgres",))
@@ -194,6 +215,7 @@ class PostgreSQLOps(DialectOps):
         check-in switched it back (docs/performance.md). A connection checked
         in rolls back only when psycopg says a transaction is open."""
         super().tune_engine(engine, url, options)
+        _tuned.add(engine)
         if _begins_explicitly(url) and options.get("isolation_level") == "AUTOCOMMIT":
             event.listen(engine, "begin", _begin)
         if _begins_explicitly(url) and "prepare_threshold" not in (
@@ -202,6 +224,33 @@ class PostgreSQLOps(DialectOps):
             # A caller who set prepare_threshold has decided; otherwise each
             # new connection finds out whether a pooler sits in between.
             event.listen(engine, "connect", _unprepared_behind_a_pooler)
+
+    @classmethod
+    def first_connection_check(
+        cls, engine: Engine
+    ) -> Callable[[Connection], None] | None:
+        """On a psycopg engine the caller made: whether it prepares behind a
+        pooler (see :func:`_warn_of_a_pooler`). An engine from_url made has
+        seen to it on every connection already."""
+        if engine.dialect.driver not in _PSYCOPG or engine in _tuned:
+            return None
+        return _warn_of_a_pooler
+
+    @staticmethod
+    def explain(error: DBAPIError) -> Exception | None:
+        """A prepared statement missing or taken on the server session: say
+        why (a pooler) and what to do, instead of psycopg's
+        ``prepared statement "_pg3_0" already exists``."""
+        if getattr(error.orig, "sqlstate", None) not in _PREPARED_SQLSTATES:
+            return None
+        return PreparedStatementsBehindAPoolerError(
+            f"{error.orig} -- psycopg prepares the statements it runs often, and "
+            "a prepared statement lives in one server session: this connection "
+            "goes through a connection pooler in transaction mode (PgBouncer), "
+            "which gives each transaction whichever server session is free. "
+            f"Create the engine with {PREPARE_OFF} (or let the saver make it "
+            "with from_url, which turns preparing off behind a pooler)."
+        )
 
     @staticmethod
     def in_transaction(driver_connection: Any) -> bool:
@@ -258,13 +307,53 @@ def _unprepared_behind_a_pooler(dbapi_connection: Any, _record: Any) -> None:
     # The async adapter keeps psycopg's AsyncConnection beside it; its
     # cursor runs the query in this greenlet, as every statement does.
     driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
-    row = first_row(dbapi_connection, "SELECT pg_backend_pid()")
+    pooled = _through_a_pooler(dbapi_connection, driver)
     if driver.info.transaction_status != _PSYCOPG_IDLE:
         # Not yet in autocommit (the caller's isolation level): end the
         # transaction the query began, as a fresh connection has none.
         dbapi_connection.rollback()
-    if row is None or row[0] != driver.info.backend_pid:
+    if pooled:
         driver.prepare_threshold = None
+
+
+def _through_a_pooler(dbapi_connection: Any, driver: Any) -> bool:
+    """Whether the session answering is not the one psycopg was told of at
+    connect (see :func:`_unprepared_behind_a_pooler`): one round trip."""
+    row = first_row(dbapi_connection, "SELECT pg_backend_pid()")
+    return row is None or row[0] != driver.info.backend_pid
+
+
+def _warn_of_a_pooler(conn: Connection) -> None:
+    """Warn, once per saver, that the caller's engine prepares statements
+    behind a pooler.
+
+    The saver leaves an engine it was given as it is (no listeners, no
+    settings: the caller's other code uses it too, and PgBouncer 1.21 and
+    later can keep prepared statements in transaction mode, which no check
+    from the client can tell). So the first connection a saver gets says
+    whether a pooler answers, before psycopg prepared anything of the
+    saver's; a connection that prepares nothing costs no round trip. Runs
+    in the job's transaction: the query is one more of it.
+    """
+    dbapi_connection = conn.connection.dbapi_connection
+    driver = conn.connection.driver_connection
+    if driver is None or driver.prepare_threshold is None:
+        return
+    if _through_a_pooler(dbapi_connection, driver):
+        warnings.warn(
+            "this engine reaches PostgreSQL through a connection pooler, and "
+            f"psycopg prepares the statements it runs often (prepare_threshold="
+            f"{driver.prepare_threshold}). Behind PgBouncer in transaction "
+            "mode a prepared statement is then looked for on another server "
+            'session: it fails (prepared statement "_pg3_0" already exists, '
+            "or does not exist) or runs another client's statement of that "
+            f"name. Create the engine with {PREPARE_OFF}, or make the saver "
+            "with from_url, which turns preparing off behind a pooler. A pooler "
+            "that keeps prepared statements (session mode; PgBouncer 1.21+ "
+            "with max_prepared_statements) is fine: filter out PoolerWarning.",
+            PoolerWarning,
+            stacklevel=2,
+        )
 
 
 def _psycopg_binary(cursor: Any) -> None:

@@ -130,6 +130,7 @@ class RunnerBase(Generic[E, C, L]):
         )
         self.options = options
         self.reached = False  # a connection was had once: see retry_delay
+        self.unchecked = policy.check_first_connection
         # On a caller's connection the whole transaction is theirs: a
         # deadlock may have rolled back more than this job (MySQL does).
         self.retries_races = engine is not None
@@ -168,6 +169,14 @@ class RunnerBase(Generic[E, C, L]):
     def has_reached(self) -> bool:
         """Whether a connection to the database was had once."""
         return self.reached
+
+    def check_once(self, conn: Connection) -> None:
+        """The policy's ``check_first_connection``, on the first connection
+        a job of this runner gets (again on the next if it failed)."""
+        check = self.unchecked
+        if check is not None:
+            check(conn)
+            self.unchecked = None
 
     def delay_before_retry(
         self, job: Job[Any], error: DBAPIError, attempt: int, *, contended: bool
@@ -331,6 +340,7 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
         turn = self.writer_turn(job)
         with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True
+            self.check_once(conn)
             return run(job.new_plan(), conn, self.options, self.statements)
 
     def run(self, job: Job[T], *, contended: bool = False) -> T:
@@ -354,7 +364,10 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
             except DBAPIError as exc:
                 delay = self.delay_before_retry(job, exc, attempt, contended=contended)
                 if delay is None:
-                    raise
+                    clearer = self.policy.explain(exc)
+                    if clearer is None:
+                        raise
+                    raise clearer from exc
             time.sleep(delay)
             attempt += 1
 
@@ -409,6 +422,8 @@ class AsyncRunner(RunnerBase[AsyncEngine, AsyncConnection, asyncio.Lock]):
                     return await run_in_greenlet(self.in_one_greenlet.attempt, job)
             async with self.transaction(job) as conn:
                 self.reached = True
+                if self.unchecked is not None:
+                    await conn.run_sync(self.check_once)
                 return await arun(job.new_plan(), conn, self.options, self.statements)
 
     async def release(self) -> None:
@@ -432,7 +447,10 @@ class AsyncRunner(RunnerBase[AsyncEngine, AsyncConnection, asyncio.Lock]):
             except DBAPIError as exc:
                 delay = self.delay_before_retry(job, exc, attempt, contended=contended)
                 if delay is None:
-                    raise
+                    clearer = self.policy.explain(exc)
+                    if clearer is None:
+                        raise
+                    raise clearer from exc
             await asyncio.sleep(delay)
             attempt += 1
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from langgraph.checkpoint.sqlalchemy.dialects import (
     binary_results,
+    explain,
+    first_connection_check,
     lost_a_race,
     single_writer,
     transaction_options,
@@ -32,6 +34,10 @@ __all__ = ["TransactionPolicy"]
 
 def _never(_error: DBAPIError) -> bool:
     return False
+
+
+def _as_it_is(_error: DBAPIError) -> Exception | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,10 @@ class TransactionPolicy:
             checking one out for each (``engines.keeps_a_connection``: a
             one-connection engine whose connections autocommit at the
             driver).
+        check_first_connection: run once, on the first connection a runner
+            gets, before its job (``dialects.first_connection_check``).
+        explain: a clearer error for a job's error that gets no retry, or
+            None to raise the error as it is (``dialects.explain``).
     """
 
     autocommit_options: Mapping[str, Any] | None
@@ -73,6 +83,8 @@ class TransactionPolicy:
     lost_a_race: Callable[[DBAPIError], bool] = _never
     takes_turns: bool = False
     keep_connection: bool = False
+    check_first_connection: Callable[[Connection], None] | None = None
+    explain: Callable[[DBAPIError], Exception | None] = _as_it_is
 
     @classmethod
     def for_bind(
@@ -103,4 +115,6 @@ class TransactionPolicy:
             lost_a_race=lost_a_race,
             takes_turns=needs_serializing(bind),
             keep_connection=keeps_a_connection(bind),
+            check_first_connection=first_connection_check(engine),
+            explain=explain,
         )
