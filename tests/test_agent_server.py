@@ -557,7 +557,8 @@ async def test_store_factory_takes_the_ttl_of_langgraph_json_and_sweeps(
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ('{"index": {"dims": 3, "embed": "fake:x"}}', "index"),
+        ('{"index": {"dims": 3, "embed": "nowhere.py:embed"}}', "not a file"),
+        ('{"index": [3]}', "must be an object"),
         ("not json", "LANGGRAPH_STORE is not JSON"),
         ("[1]", "must be a JSON object"),
     ],
@@ -570,6 +571,32 @@ async def test_store_factory_refuses_a_section_it_cannot_honour(
         async with store(f"sqlite:///{tmp_path / 'refused.db'}"):
             pass
     assert not (tmp_path / "refused.db").exists()  # refused before connecting
+
+
+async def test_store_factory_takes_the_index_of_langgraph_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # langgraph.json names the embedding function by file and name.
+    (tmp_path / "embed.py").write_text(
+        "def embed(texts):\n"
+        "    return [[1.0, 0.0] if 'cat' in t else [0.0, 1.0] for t in texts]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    section = {"index": {"dims": 2, "embed": "./embed.py:embed", "fields": ["text"]}}
+    monkeypatch.setenv("LANGGRAPH_STORE", json.dumps(section))
+    async with store(f"sqlite:///{tmp_path / 'index.db'}") as made:
+        await made.aput(("docs",), "a", {"text": "a dog"})
+        await made.aput(("docs",), "b", {"text": "a cat"})
+        found = await made.asearch(("docs",), query="cats")
+    assert [item.key for item in found] == ["b", "a"]
+    assert found[0].score is not None and found[0].score > found[1].score  # type: ignore[operator]
+    monkeypatch.setenv(
+        "LANGGRAPH_STORE",
+        json.dumps({"index": {**section["index"], "embed": "./embed.py:nope"}}),
+    )
+    with pytest.raises(ValueError, match="has no 'nope'"):
+        async with store(f"sqlite:///{tmp_path / 'index.db'}"):
+            pass
 
 
 def _store_keys(url: str) -> list[str]:

@@ -10,18 +10,25 @@ store shares. The server imports the module, calls ``store()`` with no
 arguments, enters the context manager it returns on first use and exits it
 when the server stops. The rest of ``langgraph.json``'s ``store`` section
 reaches the server's environment as JSON (``LANGGRAPH_STORE``); the factory
-reads its ``ttl`` from there.
+reads its ``ttl`` and ``index`` from there. The index's ``embed`` is what
+``langgraph.json`` allows: a ``provider:model`` string (LangChain's
+``init_embeddings``, which needs ``langchain`` and the provider's package),
+or a ``path/to/file.py:name`` naming an ``Embeddings`` object or an
+embedding function in that file (relative to the server's working
+directory).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from langgraph.store.base import TTLConfig
+from langgraph.store.base import IndexConfig, TTLConfig
 
 from langgraph.checkpoint.sqlalchemy.migrate import URL_ENV_VAR
 from langgraph.store.sqlalchemy.aio import AsyncSQLAlchemyStore
@@ -38,7 +45,10 @@ _SERVER_SECTION_ENV_VAR = "LANGGRAPH_STORE"
 
 @asynccontextmanager
 async def store(
-    url: str | None = None, *, ttl: TTLConfig | None = None
+    url: str | None = None,
+    *,
+    ttl: TTLConfig | None = None,
+    index: IndexConfig | None = None,
 ) -> AsyncIterator[AsyncSQLAlchemyStore]:
     """An async store for the Agent Server, its table set up.
 
@@ -54,14 +64,18 @@ async def store(
         ttl: The TTL config (``default_ttl``, ``refresh_on_read``,
             ``sweep_interval_minutes``). By default the ``ttl`` of
             ``langgraph.json``'s ``store`` section.
+        index: The vector index config (``dims``, ``embed``, ``fields``).
+            By default the ``index`` of that section, its ``embed`` resolved
+            as the module docstring says.
 
     Yields:
         The store, set up.
 
     Raises:
         RuntimeError: No URL was given and neither variable is set.
-        ValueError: ``langgraph.json``'s ``store`` section asks for what
-            this store cannot do (an ``index``), or is not a JSON object.
+        ValueError: ``langgraph.json``'s ``store`` section is not a JSON
+            object, or its index's ``embed`` names nothing that can be
+            loaded.
     """
     url = url or os.environ.get(STORE_URL_ENV_VAR) or os.environ.get(URL_ENV_VAR)
     if not url:
@@ -72,16 +86,11 @@ async def store(
             + LANGGRAPH_JSON_LINE
         )
     section = _server_section()
-    if section.get("index"):
-        # Served without it, search would ignore its query and embed nothing:
-        # say so at start-up rather than answer differently from the config.
-        raise ValueError(
-            "langgraph.json's store section has an index (vector search), "
-            "which this store does not support; remove the index"
-        )
     if ttl is None:
         ttl = section.get("ttl")
-    async with AsyncSQLAlchemyStore.from_url(url, ttl=ttl) as made:
+    if index is None and section.get("index"):
+        index = _index_of(section["index"])
+    async with AsyncSQLAlchemyStore.from_url(url, ttl=ttl, index=index) as made:
         await made.setup()
         if ttl and ttl.get("sweep_interval_minutes"):
             await made.start_ttl_sweeper()
@@ -106,3 +115,38 @@ def _server_section() -> Mapping[str, Any]:
             f"store section), not {type(section).__name__}"
         )
     return section
+
+
+def _index_of(raw: Any) -> IndexConfig:
+    """langgraph.json's ``index``, its ``embed`` named by a string resolved."""
+    if not isinstance(raw, dict):
+        raise ValueError(
+            "langgraph.json's store index must be an object with dims, embed "
+            f"and fields, not {type(raw).__name__}"
+        )
+    embed = raw.get("embed")
+    if isinstance(embed, str):
+        where, _, name = embed.rpartition(":")
+        # Anything but a file ("openai:text-embedding-3-small") is a provider
+        # string, which the store hands to LangChain's init_embeddings.
+        if where.endswith(".py"):
+            embed = _load(Path(where), name)
+    return {**raw, "embed": embed}  # type: ignore[typeddict-item]
+
+
+def _load(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if not path.is_file() or spec is None or spec.loader is None:
+        raise ValueError(
+            f"langgraph.json's store index names {str(path)!r} for its embed, "
+            "which is not a file (paths are relative to the server's working "
+            "directory)"
+        )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ValueError(
+            f"langgraph.json's store index embed: {path} has no {name!r}"
+        ) from None
