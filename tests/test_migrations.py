@@ -138,7 +138,8 @@ def test_command_line_forms(backend: Backend) -> None:
         url = backend.sync_url
     module = "langgraph.checkpoint.sqlalchemy.migrate"
     try:
-        _cli("-m", module, "-x", f"url={url}", "upgrade", "heads")
+        # "head", as deploy scripts said before the store's branch: both.
+        _cli("-m", module, "-x", f"url={url}", "upgrade", "head")
         current = _cli("-m", module, "-x", f"url={url}", "current")
         assert HEAD in current and "lgst0001" in current
         assert "lgcp0001" in _cli("-m", module, "history")

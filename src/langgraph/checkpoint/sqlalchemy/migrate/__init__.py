@@ -199,5 +199,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     require("alembic")
     from alembic.config import main as alembic_main
 
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _plural_head(list(sys.argv[1:] if argv is None else argv))
     alembic_main(argv=["-c", str(ini_path()), *args], prog="python -m " + __name__)
+
+
+def _plural_head(args: list[str]) -> list[str]:
+    """``upgrade head`` as ``upgrade heads``.
+
+    Until the store's branch arrived our history had one head, and deploy
+    scripts say ``upgrade head``, which Alembic refuses once there are two.
+    This command owns only our two branches, so both is what it meant.
+    """
+    if "upgrade" in args:
+        at = args.index("upgrade") + 1
+        if at < len(args) and args[at] == "head":
+            print(
+                "note: our history has two branches (checkpoints, store); "
+                "running 'upgrade heads'",
+                file=sys.stderr,
+            )
+            return [*args[:at], "heads", *args[at + 1 :]]
+    return args
