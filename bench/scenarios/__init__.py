@@ -13,6 +13,8 @@ from bench.scenarios import (
     list_filter,
     round_trips,
     storage,
+    store_ops,
+    store_sweep,
     superstep,
 )
 
@@ -27,5 +29,7 @@ SCENARIOS: dict[str, ModuleType] = {
         async_sqlite,
         storage,
         round_trips,
+        store_ops,
+        store_sweep,
     )
 }
