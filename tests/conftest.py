@@ -33,6 +33,7 @@ from langgraph.checkpoint.sqlalchemy.runtime.private_api import (
     ENV_VAR,
     PRIVATE_API_ALLOWED,
 )
+from langgraph.store.sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore
 
 BACKENDS = [
     "sqlite",
@@ -133,6 +134,32 @@ class Backend:
             saver._owned_engine = engine  # type: ignore[assignment]
         await saver.setup()
         return saver
+
+    def store(self, **kwargs: Any) -> SQLAlchemyStore:
+        """A set-up sync store on a fresh engine (closed by the caller)."""
+        engine_kwargs = kwargs.pop("engine_kwargs", self.engine_kwargs)
+        store = SQLAlchemyStore.from_url(
+            self.sync_url, engine_kwargs=engine_kwargs, **kwargs
+        )
+        if self.force_portable:
+            engine = store.bind
+            store = SQLAlchemyStore(engine, force_portable=True, **kwargs)
+            store._owned_engine = engine  # type: ignore[assignment]
+        store.setup()
+        return store
+
+    async def astore(self, **kwargs: Any) -> AsyncSQLAlchemyStore:
+        """A set-up async store on a fresh engine (closed by the caller)."""
+        engine_kwargs = kwargs.pop("engine_kwargs", self.engine_kwargs)
+        store = AsyncSQLAlchemyStore.from_url(
+            self.async_url, engine_kwargs=engine_kwargs, **kwargs
+        )
+        if self.force_portable:
+            engine = store.bind
+            store = AsyncSQLAlchemyStore(engine, force_portable=True, **kwargs)
+            store._owned_engine = engine  # type: ignore[assignment]
+        await store.setup()
+        return store
 
 
 @pytest.fixture(scope="session")
@@ -243,3 +270,23 @@ async def asaver(backend: Backend) -> AsyncIterator[AsyncSQLAlchemySaver]:
         yield saver
     finally:
         await saver.aclose()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[SQLAlchemyStore]:
+    """A set-up sync memory store on ``backend``."""
+    store = backend.store()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+async def astore(backend: Backend) -> AsyncIterator[AsyncSQLAlchemyStore]:
+    """A set-up async memory store on ``backend``."""
+    store = await backend.astore()
+    try:
+        yield store
+    finally:
+        await store.aclose()

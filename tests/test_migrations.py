@@ -382,3 +382,68 @@ def test_importing_the_savers_leaves_alembic_unloaded(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# -- two branches: the saver's and the store's -----------------------------------
+
+
+def test_each_setup_upgrades_its_own_branch(tmp_path: Path) -> None:
+    """The store's setup() creates the store's table only, the saver's the
+    checkpoint tables only; `upgrade heads` brings whichever is missing."""
+    from langgraph.store.sqlalchemy import SQLAlchemyStore
+
+    url = f"sqlite:///{tmp_path / 'branches.db'}"
+    with SQLAlchemyStore.from_url(url) as store:
+        store.setup()
+        with store.bind.connect() as conn:  # type: ignore[union-attr]
+            assert migrate.current_heads(conn) == {"lgst0001"}
+            assert set(sa.inspect(conn).get_table_names()) == STORE_TABLES | {
+                migrate.VERSION_TABLE
+            }
+    with SQLAlchemySaver.from_url(url) as saver:
+        saver.setup()
+        assert _tables(saver) == OUR_TABLES | STORE_TABLES | {migrate.VERSION_TABLE}
+        with saver.bind.connect() as conn:  # type: ignore[union-attr]
+            assert migrate.current_heads(conn) == {"lgcp0002", "lgst0001"}
+    other = f"sqlite:///{tmp_path / 'saver-only.db'}"
+    with SQLAlchemySaver.from_url(other) as saver:
+        saver.setup()
+        assert _tables(saver) == OUR_TABLES | {migrate.VERSION_TABLE}
+        with saver.bind.begin() as conn:  # type: ignore[union-attr]
+            assert migrate.upgrade(conn, branch=None) is True  # the store's branch
+            assert migrate.upgrade(conn, branch=None) is False
+        assert _tables(saver) >= STORE_TABLES
+
+
+def test_store_setup_is_cheap_at_head(backend: Backend) -> None:
+    store = backend.store()
+    try:
+        statements: list[str] = []
+        sa.event.listen(
+            store.bind.engine,
+            "before_cursor_execute",
+            lambda *a: statements.append(a[2]),
+        )
+        store.setup()
+        assert not [
+            s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER"))
+        ]
+        with store.bind.connect() as conn:  # type: ignore[union-attr]
+            assert "lgst0001" in migrate.current_heads(conn)
+    finally:
+        store.close()
+
+
+def test_the_store_branch_downgrades_alone(backend: Backend) -> None:
+    if backend.name == "sqlite-memory":
+        pytest.skip("a new engine is a new in-memory database")
+    backend.saver().close()
+    backend.store().close()
+    engine = sa.create_engine(backend.sync_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "langgraph_store@base")
+        names = set(sa.inspect(engine).get_table_names())
+        assert not (names & STORE_TABLES) and names >= OUR_TABLES
+    finally:
+        engine.dispose()

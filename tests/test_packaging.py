@@ -97,6 +97,12 @@ def test_the_sdist_holds_what_the_readme_commands_need(dist: Path) -> None:
 def test_the_wheel_holds_the_migrations_and_the_license(dist: Path) -> None:
     files = _wheel_files(dist)
     _assert_ships_the_package_data(_package_files(files, ""))
+    # The memory store, in namespace packages shared with langgraph and
+    # langgraph-checkpoint (langgraph.store.base): no __init__ above ours.
+    for name in ("__init__.py", "store.py", "aio.py", "_core.py", "py.typed"):
+        assert f"langgraph/store/sqlalchemy/{name}" in files, name
+    assert "langgraph/__init__.py" not in files
+    assert "langgraph/store/__init__.py" not in files
     assert [f for f in files if f.endswith(".dist-info/licenses/LICENSE")], sorted(
         files
     )
@@ -132,6 +138,14 @@ ROUND_TRIP = textwrap.dedent(
         assert stored is not None
         assert stored.checkpoint["channel_values"] == {"greeting": "hello"}
         assert stored.metadata["step"] == -1
+    from langgraph.store.base import BaseStore
+    from langgraph.store.sqlalchemy import SQLAlchemyStore
+
+    with SQLAlchemyStore.from_url("sqlite:///x.db") as store:
+        store.setup()
+        assert isinstance(store, BaseStore)
+        store.put(("users", "1"), "k", {"v": 1})
+        assert store.get(("users", "1"), "k").value == {"v": 1}
     print("round trip from", installed)
     """
 )

@@ -173,6 +173,12 @@ class StoreCore:
                 value = clean_json(value, where="value")
             except RecursionError:
                 raise ValueError("value is nested too deeply to store") from None
+            limit = self._ops.json_depth_limit
+            if limit is not None and _deeper_than(value, limit):
+                raise ValueError(
+                    f"value is nested more than {limit} levels deep, which this "
+                    "database's JSON column refuses; flatten it"
+                )
         ttl = op.ttl
         if ttl is not None and (
             isinstance(ttl, bool)
@@ -232,6 +238,16 @@ def _label(label: Any, what: str, *, wildcard: bool = False) -> None:
         )
     if "\x00" in label:
         raise InvalidNamespaceError(f"{what} label {label!r} holds a NUL character")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    if limit < 0:
+        return True
+    if isinstance(value, Mapping):
+        return any(_deeper_than(v, limit - 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_deeper_than(v, limit - 1) for v in value)
+    return False
 
 
 def _term(key: str, operator: str, value: Any) -> None:

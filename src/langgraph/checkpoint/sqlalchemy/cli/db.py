@@ -26,6 +26,7 @@ from langgraph.checkpoint.sqlalchemy.migrate import (
     current_heads,
     script_heads,
 )
+from langgraph.store.sqlalchemy import SQLAlchemyStore
 from sqlalchemy import Connection
 from sqlalchemy.schema import CreateSchema
 
@@ -64,7 +65,11 @@ def upgrade(db: Database, out: Output, revision: str) -> None:
         with db.connect(saver) as conn:
             before = _heads(conn, db)
         if revision in _HEADS:
+            # Every branch: the checkpoint tables and the memory store's.
             saver.setup()
+            SQLAlchemyStore(
+                engine_of(saver), schema=db.schema, version_table=saver.version_table
+            ).setup()
         else:
             with engine_of(saver).connect() as conn, conn.begin():
                 if db.schema and has_schemas(conn.dialect):

@@ -154,6 +154,9 @@ class DialectOps:
     #: (PostgreSQL; MySQL 8 and MariaDB 10.6 on). Without it (SQLite, one
     #: writer at a time) a sweep batch is one writing transaction.
     skip_locked: ClassVar[bool] = False
+    #: How deeply a JSON document may nest, where the database has a limit
+    #: below what a Python value can reach (checked before a store's put).
+    json_depth_limit: ClassVar[int | None] = None
 
     # -- how many statements an operation takes ------------------------------
 

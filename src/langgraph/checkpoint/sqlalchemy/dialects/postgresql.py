@@ -150,7 +150,7 @@ class PostgreSQLOps(DialectOps):
             if operator == "$eq":
                 return equal
             return or_(field.is_(None), ~equal)
-        text_ = column.op("->>")(bindparam(None, key, type_=Text))
+        text_ = column.op("->>", return_type=Text)(bindparam(None, key, type_=Text))
         typed: ColumnElement[Any]
         if isinstance(value, str):
             kind, typed = "string", collate(text_, "C")

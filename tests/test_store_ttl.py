@@ -1,0 +1,221 @@
+"""The memory store's TTL on every backend: expired items are never
+returned, even before a sweep; reads refresh; sweeps delete each expired item
+once, in batches, with several sweepers at once and a writer beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from langgraph.store.base import PutOp
+from sqlalchemy import func, select, update
+
+from langgraph.checkpoint.sqlalchemy.models import StoreRecord
+from langgraph.store.sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore
+
+from conftest import Backend
+
+STORE = StoreRecord.__table__
+
+
+def _expire(store: SQLAlchemyStore, prefix: str, *, ago: float = 1.0) -> None:
+    """Move the expiry of every item under ``prefix`` into the past, as the
+    clock would have."""
+    past = datetime.now(timezone.utc) - timedelta(minutes=ago)
+    with store.bind.begin() as conn:  # type: ignore[union-attr]
+        conn.execute(
+            update(STORE).where(STORE.c.prefix == prefix).values(expires_at=past)
+        )
+
+
+def _expiry(store: SQLAlchemyStore, prefix: str, key: str) -> datetime | None:
+    with store.bind.connect() as conn:  # type: ignore[union-attr]
+        return conn.execute(
+            select(STORE.c.expires_at).where(
+                STORE.c.prefix == prefix, STORE.c.key == key
+            )
+        ).scalar_one()
+
+
+def _rows(store: SQLAlchemyStore, prefix: str | None = None) -> int:
+    statement = select(func.count()).select_from(STORE)
+    if prefix is not None:
+        statement = statement.where(STORE.c.prefix == prefix)
+    with store.bind.connect() as conn:  # type: ignore[union-attr]
+        return int(conn.execute(statement).scalar_one())
+
+
+def test_expired_items_are_never_returned_even_before_a_sweep(
+    store: SQLAlchemyStore,
+) -> None:
+    store.put(("old",), "k", {"v": 1}, ttl=5)
+    store.put(("live",), "k", {"v": 2}, ttl=5)
+    store.put(("forever",), "k", {"v": 3})
+    assert store.get(("old",), "k") is not None
+    _expire(store, "old")
+    assert store.get(("old",), "k") is None
+    assert {i.namespace for i in store.search((), limit=10)} == {
+        ("forever",),
+        ("live",),
+    }
+    assert ("old",) not in store.list_namespaces()
+    assert _rows(store, "old") == 1  # still stored: only a sweep deletes it
+    assert store.sweep_ttl() == 1
+    assert _rows(store, "old") == 0
+    assert store.get(("live",), "k") is not None
+    assert store.get(("forever",), "k") is not None
+    assert store.sweep_ttl() == 0
+
+
+def test_reads_refresh_the_expiry(store: SQLAlchemyStore) -> None:
+    store.put(("r",), "k", {"v": 1}, ttl=60)
+    store.put(("r",), "s", {"v": 1}, ttl=60)
+    soon = datetime.now(timezone.utc) + timedelta(minutes=1)
+    with store.bind.begin() as conn:  # type: ignore[union-attr]
+        conn.execute(update(STORE).values(expires_at=soon))
+    store.get(("r",), "k", refresh_ttl=False)
+    assert _expiry(store, "r", "k") == soon
+    store.get(("r",), "k")  # refresh_on_read defaults to True
+    assert _expiry(store, "r", "k") > soon + timedelta(minutes=50)
+    assert _expiry(store, "r", "s") == soon
+    store.search(("r",), filter={"v": 1}, refresh_ttl=False)
+    assert _expiry(store, "r", "s") == soon
+    store.search(("r",), filter={"v": 1})
+    assert _expiry(store, "r", "s") > soon + timedelta(minutes=50)
+
+
+def test_ttl_config_defaults(backend: Backend) -> None:
+    store = backend.store(ttl={"default_ttl": 30, "refresh_on_read": False})
+    try:
+        store.put(("d",), "k", {"v": 1})
+        store.put(("d",), "none", {"v": 1}, ttl=None)
+        expiry = _expiry(store, "d", "k")
+        assert expiry is not None
+        assert _expiry(store, "d", "none") is None
+        past_soon = datetime.now(timezone.utc) + timedelta(minutes=1)
+        with store.bind.begin() as conn:  # type: ignore[union-attr]
+            conn.execute(
+                update(STORE).where(STORE.c.key == "k").values(expires_at=past_soon)
+            )
+        store.get(("d",), "k")  # refresh_on_read=False: no refresh
+        assert _expiry(store, "d", "k") == past_soon
+    finally:
+        store.close()
+
+
+def test_a_fraction_of_a_minute(store: SQLAlchemyStore) -> None:
+    """A TTL of 0.001 minutes (60 ms) is honoured as given (a read that
+    refreshes would give it the whole minute ``ttl_minutes`` holds)."""
+    store.put(("f",), "k", {"v": 1}, ttl=0.001)
+    deadline = time.monotonic() + 30
+    while store.get(("f",), "k", refresh_ttl=False) is not None:
+        assert time.monotonic() < deadline, "a 60 ms TTL never expired"
+        time.sleep(0.05)
+    assert store.sweep_ttl() == 1
+
+
+def test_parallel_sweepers_delete_each_item_once_beside_a_writer(
+    backend: Backend, store: SQLAlchemyStore
+) -> None:
+    expired = 300
+    store.batch(
+        [
+            PutOp(("sweep", str(i % 3)), f"k{i}", {"i": i}, ttl=10)
+            for i in range(expired)
+        ]
+    )
+    for shard in range(3):
+        _expire(store, f"sweep.{shard}")
+    # sqlite-memory is one database per engine: its sweepers share the store.
+    shared = backend.name == "sqlite-memory"
+    sweepers = [store if shared else backend.store() for _ in range(4)]
+    counts: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(sweepers) + 1)
+
+    def sweep(s: SQLAlchemyStore) -> None:
+        try:
+            start.wait()
+            counts.append(s.sweep_ttl(batch_size=25))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def write() -> None:
+        try:
+            start.wait()
+            for i in range(50):
+                store.put(("written",), f"w{i}", {"i": i}, ttl=60)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]
+    threads.append(threading.Thread(target=write))
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        assert sum(counts) == expired  # each expired item deleted exactly once
+        assert sum(_rows(store, f"sweep.{s}") for s in range(3)) == 0
+        assert len(store.search(("written",), limit=100)) == 50
+    finally:
+        for s in sweepers:
+            if s is not store:
+                s.close()
+
+
+def test_the_sweeper_thread(store: SQLAlchemyStore) -> None:
+    store.put(("bg",), "k", {"v": 1}, ttl=5)
+    _expire(store, "bg")
+    store.start_ttl_sweeper(sweep_interval_minutes=0.001)
+    try:
+        deadline = time.monotonic() + 60
+        while _rows(store, "bg"):
+            assert time.monotonic() < deadline, "the sweeper never swept"
+            time.sleep(0.05)
+    finally:
+        assert store.stop_ttl_sweeper(timeout=30)
+
+
+async def test_async_ttl_and_sweeper(backend: Backend) -> None:
+    store = await backend.astore()
+    try:
+        await store.aput(("a",), "k", {"v": 1}, ttl=5)
+        await store.aput(("a",), "stay", {"v": 1}, ttl=5)
+        past = datetime.now(timezone.utc) - timedelta(minutes=1)
+        statement: Any = update(STORE).where(STORE.c.key == "k").values(expires_at=past)
+        async with store.bind.begin() as conn:  # type: ignore[union-attr]
+            await conn.execute(statement)
+        assert await store.aget(("a",), "k") is None
+        assert [i.key for i in await store.asearch(("a",))] == ["stay"]
+        assert await store.asweep_ttl() == 1
+        await store.aput(("a",), "k2", {"v": 1}, ttl=5)
+        async with store.bind.begin() as conn:  # type: ignore[union-attr]
+            await conn.execute(
+                update(STORE).where(STORE.c.key == "k2").values(expires_at=past)
+            )
+        await store.start_ttl_sweeper(sweep_interval_minutes=0.001)
+        for _ in range(1200):
+            if await store.aget(("a",), "k2") is None and not await _async_rows(
+                store, "k2"
+            ):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the async sweeper never swept")
+        await store.stop_ttl_sweeper()
+    finally:
+        await store.aclose()
+
+
+async def _async_rows(store: AsyncSQLAlchemyStore, key: str) -> int:
+    async with store.bind.connect() as conn:  # type: ignore[union-attr]
+        result = await conn.execute(
+            select(func.count()).select_from(STORE).where(STORE.c.key == key)
+        )
+        return int(result.scalar_one())
