@@ -253,4 +253,4 @@ def test_without_a_store_table(tmp_path: Path) -> None:
     with SQLAlchemySaver.from_url(url) as saver:
         saver.setup()
     result = run("store", "items", "users", "--url", url)
-    assert_one_line_error(result, "no store table", "setup()")
+    assert_one_line_error(result, "no store table", "db upgrade", "setup()")

@@ -83,8 +83,8 @@ def _open(db: Database) -> Iterator[SQLAlchemyStore]:
             raise CliError(f"cannot reach {db.where}: {describe_error(exc)}") from exc
         if not found:
             raise CliError(
-                f"no store table in {db.where}; the store's setup() creates it "
-                "(SQLAlchemyStore(engine).setup())"
+                f"no store table in {db.where}; create it with "
+                "`langgraph-sqlalchemy db upgrade` or SQLAlchemyStore.setup()"
             )
         yield opened
 
