@@ -205,6 +205,24 @@ def mariadb_url() -> Iterator[str]:
         pytest.skip(f"no MariaDB available: {exc}")
 
 
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A database with the ``vector`` extension created, on a PostgreSQL
+    server with pgvector that lives for the session (``servers/pgvector.py``)."""
+    from servers.pgvector import create_extension, pgvector_server
+    from servers.postgres import fresh_database
+
+    try:
+        with pgvector_server() as server:
+            url = fresh_database(server, "lgsa_vectors")
+            create_extension(url)
+            yield url
+    except RuntimeError as exc:  # no server with pgvector anywhere
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL with pgvector available: {exc}")
+
+
 def _empty_tables(url: str) -> None:
     with SQLAlchemySaver.from_url(url) as saver:
         saver.setup()

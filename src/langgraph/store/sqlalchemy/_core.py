@@ -8,6 +8,7 @@ connection: a bad one fails the whole batch and nothing of it is written.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from typing import Any
 
 from langgraph.store.base import (
     GetOp,
+    IndexConfig,
     InvalidNamespaceError,
     ListNamespacesOp,
     Op,
@@ -42,6 +44,11 @@ from langgraph.checkpoint.sqlalchemy.repository.store.plans import (
     Requests,
     filter_terms,
 )
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors import vector_config
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
+    EmbeddingWork,
+    VectorIndex,
+)
 from langgraph.checkpoint.sqlalchemy.runtime.sweeper import sweep_interval_seconds
 from sqlalchemy.engine import Dialect
 
@@ -68,8 +75,19 @@ class StoreCore:
         version_table: str,
         ttl: TTLConfig | None,
         force_portable: bool,
+        index: IndexConfig | None = None,
+        force_exact: bool = False,
     ) -> None:
         self._ops = dialect_ops(dialect, force_portable=force_portable)
+        config = vector_config(index)
+        self._vectors = (
+            None
+            if config is None
+            else VectorIndex(config, dialect, force_exact=force_exact)
+        )
+        # The names LangGraph's own stores give them (tools read them).
+        self.index_config = index
+        self.embeddings = None if config is None else config.embeddings
         if schema is not None and (not isinstance(schema, str) or not schema):
             raise ValueError("schema must be a non-empty str or None")
         self.schema = schema
@@ -87,6 +105,50 @@ class StoreCore:
     # -- jobs --------------------------------------------------------------
 
     def _batch_job(self, ops: Iterable[Op]) -> Job[list[Result]]:
+        """The job of a batch, its texts embedded first (with the model's
+        sync methods), outside the transaction."""
+        requests, work = self._requests(ops)
+        return self._embedded_job(requests, self._embed(work))
+
+    async def _abatch_job(self, ops: Iterable[Op]) -> Job[list[Result]]:
+        """:meth:`_batch_job`, embedding with the model's async methods."""
+        requests, work = self._requests(ops)
+        return self._embedded_job(requests, await self._aembed(work))
+
+    def _embedded_job(
+        self, requests: Requests, work: EmbeddingWork | None
+    ) -> Job[list[Result]]:
+        """The job of a batch whose texts and queries ``work`` has embedded."""
+        return jobs.batch_job(self._ops, requests, self._now(), self._vectors, work)
+
+    def _embed(self, work: EmbeddingWork | None) -> EmbeddingWork | None:
+        """``work``'s texts and queries embedded, before any transaction."""
+        if work is None or not work or self._vectors is None:
+            return work
+        model = self._vectors.config.embeddings
+        documents = [r.text for r in work.documents]
+        return self._vectors.accept(
+            work,
+            model.embed_documents(documents) if documents else [],
+            [model.embed_query(q) for q in work.queries],
+        )
+
+    async def _aembed(self, work: EmbeddingWork | None) -> EmbeddingWork | None:
+        """:meth:`_embed` with the model's async methods."""
+        if work is None or not work or self._vectors is None:
+            return work
+        model = self._vectors.config.embeddings
+        documents = [r.text for r in work.documents]
+        queries = await asyncio.gather(*(model.aembed_query(q) for q in work.queries))
+        return self._vectors.accept(
+            work,
+            await model.aembed_documents(documents) if documents else [],
+            queries,
+        )
+
+    def _requests(self, ops: Iterable[Op]) -> tuple[Requests, EmbeddingWork | None]:
+        """``ops`` checked and sorted by kind, and (with a vector index) what
+        they need embedded."""
         if isinstance(ops, (str, bytes, Mapping)) or not isinstance(ops, Iterable):
             raise TypeError(
                 f"ops must be an iterable of store operations, not {type(ops).__name__}"
@@ -112,13 +174,18 @@ class StoreCore:
                     f"not {type(op).__name__}"
                 )
         requests = Requests(gets, searches, listings, puts, size)
-        return jobs.batch_job(self._ops, requests, self._now())
+        work = (
+            None
+            if self._vectors is None
+            else self._vectors.embedding_work(puts, [op for _, op in searches])
+        )
+        return requests, work
 
     def _sweep_job(self, batch_size: int) -> Job[tuple[int, int]]:
-        return jobs.sweep_job(self._ops, self._now(), batch_size)
+        return jobs.sweep_job(self._ops, self._now(), batch_size, self._vectors)
 
     def _setup_job(self) -> Job[None]:
-        return jobs.setup_job(self._ops, self.schema, self.version_table)
+        return jobs.setup_job(self._ops, self.schema, self.version_table, self._vectors)
 
     def _sweep_interval(self, minutes: float | None) -> float:
         if minutes is None and self.ttl_config is not None:

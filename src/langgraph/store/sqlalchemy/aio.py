@@ -9,11 +9,14 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from langgraph.store.base import Op, Result, TTLConfig
+from langgraph.store.base import IndexConfig, Op, Result, TTLConfig
 from langgraph.store.base.batch import AsyncBatchedBaseStore
 
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
+    engine_kwargs as vector_engine_kwargs,
+)
 from langgraph.checkpoint.sqlalchemy.runtime.driver import AsyncRunner
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_async_engine
 from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
@@ -46,7 +49,9 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
         ttl: TTLConfig | None = None,
+        index: IndexConfig | None = None,
         force_portable: bool = False,
+        force_exact: bool = False,
     ) -> None:
         if not isinstance(bind, (AsyncEngine, AsyncConnection)):
             raise TypeError(
@@ -60,6 +65,8 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
             version_table=version_table,
             ttl=ttl,
             force_portable=force_portable,
+            index=index,
+            force_exact=force_exact,
         )
         AsyncBatchedBaseStore.__init__(self)
         self.bind = bind
@@ -76,12 +83,17 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
         ttl: TTLConfig | None = None,
+        index: IndexConfig | None = None,
     ) -> AsyncSQLAlchemyStore:
         """A store on a new async engine for ``url``, disposed when closed
         (``async with AsyncSQLAlchemyStore.from_url(...) as store:``). The
         URL gets the async drivers of ``AsyncSQLAlchemySaver.from_url``."""
-        engine = make_async_engine(url, engine_kwargs)
-        store = cls(engine, schema=schema, version_table=version_table, ttl=ttl)
+        engine = make_async_engine(
+            url, vector_engine_kwargs(url, engine_kwargs, index, is_async=True)
+        )
+        store = cls(
+            engine, schema=schema, version_table=version_table, ttl=ttl, index=index
+        )
         store._owned_engine = engine
         return store
 
@@ -119,7 +131,7 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in one transaction; see
         [`SQLAlchemyStore.batch`][langgraph.store.sqlalchemy.SQLAlchemyStore.batch]."""
-        return await self._arun(self._batch_job(ops))
+        return await self._arun(await self._abatch_job(ops))
 
     async def asweep_ttl(self, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:
         """Delete the expired items; see

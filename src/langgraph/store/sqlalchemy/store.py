@@ -8,10 +8,13 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from langgraph.store.base import BaseStore, Op, Result, TTLConfig
+from langgraph.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig
 
 from langgraph.checkpoint.sqlalchemy.migrate import VERSION_TABLE
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
+    engine_kwargs as vector_engine_kwargs,
+)
 from langgraph.checkpoint.sqlalchemy.runtime.driver import Runner
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
 from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
@@ -59,7 +62,9 @@ class SQLAlchemyStore(StoreCore, BaseStore):
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
         ttl: TTLConfig | None = None,
+        index: IndexConfig | None = None,
         force_portable: bool = False,
+        force_exact: bool = False,
     ) -> None:
         if not isinstance(bind, (Engine, Connection)):
             raise TypeError(
@@ -73,6 +78,8 @@ class SQLAlchemyStore(StoreCore, BaseStore):
             version_table=version_table,
             ttl=ttl,
             force_portable=force_portable,
+            index=index,
+            force_exact=force_exact,
         )
         self.bind = bind
         self._runner = Runner(bind, policy, self._exec_options)
@@ -88,6 +95,7 @@ class SQLAlchemyStore(StoreCore, BaseStore):
         schema: str | None = None,
         version_table: str = VERSION_TABLE,
         ttl: TTLConfig | None = None,
+        index: IndexConfig | None = None,
     ) -> SQLAlchemyStore:
         """A store on a new engine for ``url``, which it disposes when closed.
 
@@ -100,8 +108,10 @@ class SQLAlchemyStore(StoreCore, BaseStore):
             ImportError: the URL's driver is not installed.
             TypeError, ValueError: as for the class.
         """
-        engine = make_engine(url, engine_kwargs)
-        store = cls(engine, schema=schema, version_table=version_table, ttl=ttl)
+        engine = make_engine(url, vector_engine_kwargs(url, engine_kwargs, index))
+        store = cls(
+            engine, schema=schema, version_table=version_table, ttl=ttl, index=index
+        )
         store._owned_engine = engine
         return store
 

@@ -17,7 +17,14 @@ Statement builders here return *sub-plans* (generators of steps, see
 more than one statement.
 """
 
-from langgraph.checkpoint.sqlalchemy.dialects import mysql, postgresql, sqlite
+from langgraph.checkpoint.sqlalchemy.dialects import (  # vector search, registered
+    mysql,
+    pgvector,
+    postgresql,
+    sqlite,
+    sqlite_vec,
+    vectors,
+)
 from langgraph.checkpoint.sqlalchemy.dialects.base import (
     DialectOps,
     TransactionOptions,
@@ -55,12 +62,15 @@ __all__ = [
     "lost_a_race",
     "mysql",
     "normalize_url",
+    "pgvector",
     "postgresql",
     "same_database",
     "single_writer",
     "sqlite",
+    "sqlite_vec",
     "sync_url",
     "transaction_options",
     "tune_engine",
+    "vectors",
     "watch_packet_limit",
 ]

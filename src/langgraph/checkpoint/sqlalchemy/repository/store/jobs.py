@@ -9,30 +9,52 @@ from langgraph.store.base import Result
 from langgraph.checkpoint.sqlalchemy import migrate
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.repository import setup
-from langgraph.checkpoint.sqlalchemy.repository.plan import Job
+from langgraph.checkpoint.sqlalchemy.repository.plan import Job, Plan
 from langgraph.checkpoint.sqlalchemy.repository.store import plans, sweep
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
+    EmbeddingWork,
+    VectorIndex,
+)
 
 __all__ = ["batch_job", "setup_job", "sweep_job"]
 
 
 def batch_job(
-    ops: DialectOps, requests: plans.Requests, now: datetime
+    ops: DialectOps,
+    requests: plans.Requests,
+    now: datetime,
+    vectors: VectorIndex | None = None,
+    work: EmbeddingWork | None = None,
 ) -> Job[list[Result]]:
     """One batch in one transaction; a batch that only reads, and refreshes
     no TTL, takes a reader's transaction."""
-    return Job(lambda: plans.batch(ops, requests, now), read_only=not requests.writes)
-
-
-def sweep_job(ops: DialectOps, now: datetime, size: int) -> Job[tuple[int, int]]:
-    """One sweep batch (see ``sweep``)."""
-    return Job(lambda: sweep.sweep_batch(ops, now, size))
-
-
-def setup_job(ops: DialectOps, schema: str | None, version_table: str) -> Job[None]:
-    """The store's branch of the migrations brought to its head."""
     return Job(
-        lambda: setup.setup(
-            ops, schema, version_table, branch=migrate.STORE_BRANCH_LABEL
-        ),
-        autocommit=ops.setup_autocommits,
+        lambda: plans.batch(ops, requests, now, vectors, work),
+        read_only=not requests.writes,
     )
+
+
+def sweep_job(
+    ops: DialectOps, now: datetime, size: int, vectors: VectorIndex | None = None
+) -> Job[tuple[int, int]]:
+    """One sweep batch (see ``sweep``)."""
+    return Job(lambda: sweep.sweep_batch(ops, now, size, vectors))
+
+
+def setup_job(
+    ops: DialectOps,
+    schema: str | None,
+    version_table: str,
+    vectors: VectorIndex | None = None,
+) -> Job[None]:
+    """The store's branch of the migrations brought to its head; then, with
+    a vector index, ``store_vectors`` for its configuration."""
+
+    def plan() -> Plan[None]:
+        yield from setup.setup(
+            ops, schema, version_table, branch=migrate.STORE_BRANCH_LABEL
+        )
+        if vectors is not None:
+            yield from vectors.setup(schema)
+
+    return Job(plan, autocommit=ops.setup_autocommits)

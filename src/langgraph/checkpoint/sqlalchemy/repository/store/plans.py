@@ -44,7 +44,21 @@ from langgraph.checkpoint.sqlalchemy.repository.store.items import (
     to_search_item,
     under,
 )
-from sqlalchemy import Select, bindparam, delete, insert, or_, select, true, update
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
+    EmbeddingWork,
+    VectorIndex,
+)
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 __all__ = [
     "ORDERING_OPERATORS",
@@ -53,6 +67,7 @@ __all__ = [
     "filter_terms",
     "namespaces_statement",
     "put_items",
+    "search_conditions",
     "search_statement",
     "ttl_minutes",
 ]
@@ -111,8 +126,17 @@ def ttl_minutes(ttl: float | None) -> int | None:
     return None if ttl is None else max(1, math.ceil(ttl))
 
 
-def batch(ops: DialectOps, requests: Requests, now: datetime) -> Plan[list[Result]]:
-    """Run ``requests`` at the moment ``now``; their results, in batch order."""
+def batch(
+    ops: DialectOps,
+    requests: Requests,
+    now: datetime,
+    vectors: VectorIndex | None = None,
+    work: EmbeddingWork | None = None,
+) -> Plan[list[Result]]:
+    """Run ``requests`` at the moment ``now``; their results, in batch order.
+
+    With a vector index, ``work`` holds the embeddings of the batch's texts
+    and queries, computed before the transaction."""
     results: list[Result] = [None] * requests.size
     refresh: dict[tuple[str, str], int] = {}
 
@@ -135,8 +159,14 @@ def batch(ops: DialectOps, requests: Requests, now: datetime) -> Plan[list[Resul
                     refresh[(prefix, row.key)] = row.ttl_minutes
 
     for i, search in requests.searches:
-        rows = (yield Execute(search_statement(ops, search, now))).all()
-        results[i] = [to_search_item(row) for row in rows]
+        if search.query and vectors is not None and work is not None:
+            conditions = search_conditions(ops, search, now)
+            ranked = yield from vectors.search(search, conditions, work)
+            results[i] = [item for item, _ in ranked]
+            rows = [row for _, row in ranked]
+        else:
+            rows = (yield Execute(search_statement(ops, search, now))).all()
+            results[i] = [to_search_item(row) for row in rows]
         if search.refresh_ttl:
             for row in rows:
                 if row.ttl_minutes is not None:
@@ -159,6 +189,8 @@ def batch(ops: DialectOps, requests: Requests, now: datetime) -> Plan[list[Resul
             ],
         )
     yield from put_items(ops, requests.puts, now)
+    if vectors is not None and work is not None and requests.puts:
+        yield from vectors.write(requests.puts, work)
     return results
 
 
@@ -210,16 +242,25 @@ def search_statement(ops: DialectOps, op: SearchOp, now: datetime) -> Select[Any
     """The items ``op`` finds: under its namespace prefix, matching its
     filter (in SQL, bound), most recently updated first (then by namespace
     and key, so pages never overlap), one page."""
-    statement = select(*COLUMNS).where(alive(now))
-    if op.namespace_prefix:
-        statement = statement.where(under(op.namespace_prefix))
-    for key, operator, value in filter_terms(op.filter):
-        statement = statement.where(ops.store_filter(S.value, key, operator, value))
+    statement = select(*COLUMNS).where(*search_conditions(ops, op, now))
     return (
         statement.order_by(S.updated_at.desc(), S.prefix, S.key)
         .limit(op.limit)
         .offset(op.offset)
     )
+
+
+def search_conditions(
+    ops: DialectOps, op: SearchOp, now: datetime
+) -> list[ColumnElement[bool]]:
+    """What an item must be for ``op`` to find it: alive at ``now``, under
+    its namespace prefix, matching its filter."""
+    conditions = [alive(now)]
+    if op.namespace_prefix:
+        conditions.append(under(op.namespace_prefix))
+    for key, operator, value in filter_terms(op.filter):
+        conditions.append(ops.store_filter(S.value, key, operator, value))
+    return conditions
 
 
 def namespaces_statement(op: ListNamespacesOp, now: datetime) -> Select[Any]:

@@ -19,12 +19,15 @@ from datetime import datetime
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Plan
 from langgraph.checkpoint.sqlalchemy.repository.store.items import STORE, S
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import VectorIndex
 from sqlalchemy import delete, select, tuple_
 
 __all__ = ["sweep_batch"]
 
 
-def sweep_batch(ops: DialectOps, now: datetime, size: int) -> Plan[tuple[int, int]]:
+def sweep_batch(
+    ops: DialectOps, now: datetime, size: int, vectors: VectorIndex | None = None
+) -> Plan[tuple[int, int]]:
     """One batch: how many expired items it picked, and how many it deleted
     (fewer where another sweeper got there first)."""
     picked = (
@@ -41,4 +44,6 @@ def sweep_batch(ops: DialectOps, now: datetime, size: int) -> Plan[tuple[int, in
     deleted = yield Execute(
         delete(STORE).where(tuple_(S.prefix, S.key).in_(keys), S.expires_at < now)
     )
+    if vectors is not None:
+        yield from vectors.forget_deleted(keys)
     return len(keys), max(deleted.rowcount, 0)

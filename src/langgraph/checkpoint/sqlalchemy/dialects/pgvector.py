@@ -1,0 +1,271 @@
+"""Vector search on PostgreSQL: pgvector.
+
+The ``embedding`` column is ``vector(dims)`` or ``halfvec(dims)``, as in the
+official ``PostgresStore``, with an HNSW (default) or IVFFlat index whose
+operator class is the configured distance's. A search orders by
+``embedding <op> CAST(:query AS vector(dims))``, the operator applied to the
+indexed column itself, with a LIMIT: the form pgvector's index scan serves.
+On pgvector 0.8 and later the scan is iterative (``hnsw.iterative_scan`` /
+``ivfflat.iterative_scan``), so a filter that rejects the nearest rows makes
+the index read on instead of returning fewer rows; ``ef_search`` and
+``probes`` are set per transaction with ``set_config(..., true)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
+    SubPlan,
+    VectorOps,
+    VectorSchemaMismatch,
+    dims_mismatch,
+    register,
+    shown_name,
+)
+from langgraph.checkpoint.sqlalchemy.repository.plan import Call, Execute
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.codec import (
+    to_pgvector_text,
+)
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.config import (
+    VectorConfig,
+)
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Index,
+    Table,
+    bindparam,
+    cast,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import Float, String, TypeEngine, UserDefinedType
+
+INDEX_NAME = "store_vectors_embedding_idx"
+
+# Distance -> (operator, operator class suffix). Each operator is what the
+# index's operator class serves in ORDER BY.
+_OPERATORS = {"cosine": "<=>", "l2": "<->", "inner_product": "<#>"}
+_OPCLASS = {"cosine": "cosine_ops", "l2": "l2_ops", "inner_product": "ip_ops"}
+# pgvector's limits on indexed dimensions, per type.
+_MAX_INDEXED = {"vector": 2000, "halfvec": 4000}
+# Pages of the index a filtered scan may read on (pgvector's default is 20000).
+_ITERATIVE = "relaxed_order"
+
+
+class PgVector(UserDefinedType[Any]):
+    """pgvector's ``vector(n)`` / ``halfvec(n)``, bound as its text form."""
+
+    cache_ok = True
+
+    def __init__(self, kind: str, dims: int) -> None:
+        self.kind, self.dims = kind, dims
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"{self.kind}({self.dims})"
+
+    def bind_processor(self, dialect: Any) -> Any:
+        def process(value: Any) -> Any:
+            if value is None or isinstance(value, str):
+                return value
+            return to_pgvector_text(value)
+
+        return process
+
+
+@register("postgresql")
+class PgVectorOps(VectorOps):
+    ranks_in_sql = True
+    cascades = True
+
+    def __init__(self, dialect: Dialect, config: VectorConfig) -> None:
+        super().__init__(dialect, config)
+        # The extension's version, once a search has read it.
+        self._version: tuple[int, ...] | None = None
+
+    def embedding_type(self) -> TypeEngine[Any]:
+        return PgVector(self.config.vector_type, self.config.dims)
+
+    def bind_vector(self, vector: Sequence[float]) -> Any:
+        return to_pgvector_text(vector)
+
+    @property
+    def opclass(self) -> str:
+        return f"{self.config.vector_type}_{_OPCLASS[self.config.distance]}"
+
+    def indexes(self, table: Table) -> list[Any]:
+        config = self.config
+        if config.index_kind == "flat":
+            return []
+        limit = _MAX_INDEXED[config.vector_type]
+        if config.dims > limit:
+            raise ValueError(
+                f"pgvector indexes {config.vector_type} columns of at most {limit} "
+                f"dimensions, and index['dims'] is {config.dims}: use "
+                "ann_index_config={'vector_type': 'halfvec'} (up to 4000), or "
+                "{'kind': 'flat'} for exact search without an index"
+            )
+        return [
+            Index(
+                INDEX_NAME,
+                table.c.embedding,
+                postgresql_using=config.index_kind,
+                postgresql_with=dict(config.index_params),
+                postgresql_ops={"embedding": self.opclass},
+            )
+        ]
+
+    # -- setup -----------------------------------------------------------------
+
+    def prepare_setup(self) -> SubPlan:
+        found = yield Execute(_EXTENSION)
+        if found.scalar() is None:
+            yield Call(_create_extension)
+
+    def check_schema(self, table: Table, schema: str | None) -> SubPlan:
+        name, shown = _regclass(table, schema), shown_name(table, schema)
+        column = yield Execute(_COLUMN_TYPE, {"table": name})
+        found = column.scalar()
+        wanted = f"{self.config.vector_type}({self.config.dims})"
+        if found is not None and found != wanted:
+            kind, _, rest = found.partition("(")
+            if kind == self.config.vector_type and rest.rstrip(")").isdigit():
+                found_dims = int(rest.rstrip(")"))
+                raise dims_mismatch(shown, found_dims, self.config.dims, found)
+            raise VectorSchemaMismatch(
+                f"table {shown} stores embeddings as {found}, but the "
+                f"index configuration asks for {wanted}. Keep "
+                f"ann_index_config's vector_type matching the table, or drop the "
+                f"table (DROP TABLE {shown}), run setup() again and "
+                "put the items again."
+            )
+        if self.config.index_kind == "flat":
+            return
+        indexes = yield Execute(_ANN_INDEXES, {"table": name})
+        for index_name, method, opclass in indexes.all():
+            if (method, opclass) != (self.config.index_kind, self.opclass):
+                raise VectorSchemaMismatch(
+                    f"index {index_name} on {shown} is {method} with "
+                    f"{opclass}, but the configuration asks for "
+                    f"{self.config.index_kind} with {self.opclass} "
+                    f"(distance_type={self.config.distance!r}); a search would not "
+                    f"use it. Keep the configuration, or drop the index (DROP INDEX "
+                    f"{index_name}) and run setup() again to build the configured one."
+                )
+
+    # -- search ----------------------------------------------------------------
+
+    @property
+    def uses_ann_index(self) -> bool:
+        return self.config.index_kind != "flat"
+
+    def prepare_search(self) -> SubPlan:
+        """One statement before the search, in its transaction: the
+        configured ``ef_search``/``probes`` and, on pgvector 0.8+, the
+        iterative scan, each ``set_config(..., true)`` (this transaction
+        only). pgvector's version is read once per store."""
+        if self._version is None:
+            found = yield Execute(_EXTENSION)
+            self._version = _version(found.scalar())
+        settings = self._settings(self._version)
+        if settings:
+            params: dict[str, str] = {}
+            columns = []
+            for i, (name, value) in enumerate(settings):
+                params[f"name_{i}"], params[f"value_{i}"] = name, str(value)
+                columns.append(
+                    func.set_config(
+                        bindparam(f"name_{i}", type_=String()),
+                        bindparam(f"value_{i}", type_=String()),
+                        True,
+                    )
+                )
+            yield Execute(select(*columns), params)
+
+    def _settings(self, version: tuple[int, ...]) -> list[tuple[str, int | str]]:
+        config = self.config
+        settings: list[tuple[str, int | str]] = []
+        if config.index_kind == "hnsw":
+            if config.ef_search is not None:
+                settings.append(("hnsw.ef_search", config.ef_search))
+            if version >= (0, 8):
+                settings.append(("hnsw.iterative_scan", _ITERATIVE))
+        elif config.index_kind == "ivfflat":
+            if config.probes is not None:
+                settings.append(("ivfflat.probes", config.probes))
+            if version >= (0, 8):
+                settings.append(("ivfflat.iterative_scan", _ITERATIVE))
+        return settings
+
+    def distance(
+        self, embedding: ColumnElement[Any], query: ColumnElement[Any]
+    ) -> ColumnElement[float]:
+        operator = _OPERATORS[self.config.distance]
+        typed = cast(query, self.embedding_type())
+        return embedding.op(operator, return_type=Float())(typed)
+
+    def score(self, distance: float) -> float:
+        if self.config.distance == "cosine":
+            return 1.0 - distance
+        return -distance  # l2: the negative distance; <#>: the negative product
+
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _regclass(table: Table, schema: str | None) -> str:
+    """``table``'s name for ``to_regclass``, quoted, in ``schema`` if given
+    (the store's tables carry no schema: it is translated at execution)."""
+    preparer = _DIALECT.identifier_preparer
+    name = preparer.quote(table.name)
+    return f"{preparer.quote_schema(schema)}.{name}" if schema else name
+
+
+def _create_extension(conn: Connection) -> None:
+    # A savepoint: a refused CREATE EXTENSION must not abort setup()'s
+    # transaction before the error below says what to do.
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    except DBAPIError as exc:
+        raise RuntimeError(
+            "vector search on PostgreSQL needs the pgvector extension, and "
+            f"CREATE EXTENSION vector failed: {exc.orig}. Install pgvector on the "
+            "server, and have a superuser (or, for a trusted extension, the "
+            "database owner) run CREATE EXTENSION vector in this database."
+        ) from exc
+
+
+def _version(text_version: str | None) -> tuple[int, ...]:
+    parts = []
+    for part in (text_version or "0").split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+_EXTENSION = (
+    select(text("extversion"))
+    .select_from(text("pg_extension"))
+    .where(text("extname = 'vector'"))
+)
+_COLUMN_TYPE = text(
+    "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+    "WHERE a.attrelid = to_regclass(:table) AND a.attname = 'embedding' "
+    "AND NOT a.attisdropped"
+).bindparams(bindparam("table", type_=String()))
+_ANN_INDEXES = text(
+    "SELECT c.relname, am.amname, opc.opcname FROM pg_index i "
+    "JOIN pg_class c ON c.oid = i.indexrelid "
+    "JOIN pg_am am ON am.oid = c.relam "
+    "JOIN pg_opclass opc ON opc.oid = i.indclass[0] "
+    "WHERE i.indrelid = to_regclass(:table) AND am.amname IN ('hnsw', 'ivfflat')"
+).bindparams(bindparam("table", type_=String()))
+
+__all__ = ["INDEX_NAME", "PgVector", "PgVectorOps"]
