@@ -15,6 +15,7 @@ from bench.scenarios import (
     storage,
     store_ops,
     store_sweep,
+    store_vectors,
     superstep,
 )
 
@@ -31,5 +32,6 @@ SCENARIOS: dict[str, ModuleType] = {
         round_trips,
         store_ops,
         store_sweep,
+        store_vectors,
     )
 }
