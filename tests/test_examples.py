@@ -21,6 +21,7 @@ from langgraph.checkpoint.conformance.test_utils import (
 )
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, migrate
+from langgraph.store.sqlalchemy import SQLAlchemyStore
 
 from conftest import Backend, make_backend
 
@@ -214,10 +215,11 @@ def test_host_app_migrations_example(example_db: str) -> None:
             tables = set(sa.inspect(conn).get_table_names())
             assert {"users", "alembic_version", *OUR_TABLES} <= tables
             assert migrate.VERSION_TABLE not in tables  # one record: the host's
+            assert "store" in tables  # the memory store's branch came too
             # One row per branch: host0001 (its depends_on brought lgcp0001
-            # first) and our head.
+            # first) and the heads of our two branches.
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001", "lgcp0002"}
+            assert heads == {"host0001", "lgcp0002", "lgst0001"}
             conn.execute(sa.text("INSERT INTO users (name) VALUES ('ada')"))
             conn.commit()
         # Our saver works there as it is, with no setup().
@@ -226,6 +228,10 @@ def test_host_app_migrations_example(example_db: str) -> None:
         assert saver.get_tuple(stored) is not None
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT name FROM users")).scalar() == "ada"
+        # And so does the memory store.
+        store = SQLAlchemyStore(engine)
+        store.put(("users", "ada"), "profile", {"likes": "tea"})
+        assert store.get(("users", "ada"), "profile") is not None
     finally:
         engine.dispose()
 

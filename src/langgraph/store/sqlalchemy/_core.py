@@ -237,7 +237,7 @@ class StoreCore:
                     f"value must be a dict (or None to delete), not {type(value).__name__}"
                 )
             try:
-                value = clean_json(value, where="value")
+                value = _sorted_keys(clean_json(value, where="value"))
             except RecursionError:
                 raise ValueError("value is nested too deeply to store") from None
             limit = self._ops.json_depth_limit
@@ -305,6 +305,18 @@ def _label(label: Any, what: str, *, wildcard: bool = False) -> None:
         )
     if "\x00" in label:
         raise InvalidNamespaceError(f"{what} label {label!r} holds a NUL character")
+
+
+def _sorted_keys(value: Any) -> Any:
+    """``value`` with every object's keys in sorted order: the filters' JSON
+    equality on SQLite compares documents as text (``json()``), against a
+    filter written with sorted keys. PostgreSQL and MySQL reorder keys
+    themselves, so no database keeps the order a value was put with."""
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
