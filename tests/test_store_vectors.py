@@ -368,6 +368,12 @@ async def test_a_model_of_the_wrong_length_is_refused(vbackend: VectorBackend) -
         with pytest.raises(ValueError, match="2 dimensions but the index has dims=8"):
             store.put(("d",), "k", {"x": "y"})
         assert store.get(("d",), "k") is None  # nothing written
+    broken = {"dims": DIMS, "embed": lambda texts: [None for _ in texts]}
+    with (
+        vbackend.store(index=broken) as store,
+        pytest.raises(TypeError, match=r"list of numbers.*embed"),
+    ):
+        store.search(("d",), query="anything")
 
 
 def test_swept_items_leave_no_vectors(vbackend: VectorBackend) -> None:

@@ -12,7 +12,13 @@ from functools import lru_cache
 def check_vector(vector: Sequence[float], dims: int, what: str) -> list[float]:
     """``vector`` as floats, or a ValueError when its length is not ``dims``
     (an embedding model that does not match the index)."""
-    values = [float(v) for v in vector]
+    try:
+        values = [float(v) for v in vector]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{what} must be a list of numbers, not {type(vector).__name__}: "
+            "check what the index's embed returns"
+        ) from None
     if len(values) != dims:
         raise ValueError(
             f"{what} has {len(values)} dimensions but the index has dims={dims}: "
