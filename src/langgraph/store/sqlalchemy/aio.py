@@ -140,7 +140,9 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
         while True:
             found, gone = await self._arun(self._sweep_job(batch_size))
             deleted += gone
-            if found < batch_size:
+            # Not `found < batch_size`: with SKIP LOCKED a short batch may
+            # mean rows another sweeper holds, not that none are left.
+            if not found:
                 return deleted
 
     def sweep_ttl(self, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:

@@ -183,7 +183,9 @@ class SQLAlchemyStore(StoreCore, BaseStore):
         while True:
             found, gone = self._run(self._sweep_job(batch_size))
             deleted += gone
-            if found < batch_size:
+            # Not `found < batch_size`: with SKIP LOCKED a short batch may
+            # mean rows another sweeper holds, not that none are left.
+            if not found:
                 return deleted
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:

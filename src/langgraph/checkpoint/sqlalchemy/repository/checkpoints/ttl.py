@@ -296,7 +296,9 @@ class TTLSweep:
 
     def advance(self, swept: int) -> int:
         self.swept += swept
-        self.done = swept < self.batch_size
+        # Not `swept < batch_size`: with SKIP LOCKED a short batch may mean
+        # rows another sweeper holds, not that none are left.
+        self.done = swept == 0
         return swept
 
 
