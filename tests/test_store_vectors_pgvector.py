@@ -189,6 +189,76 @@ def test_a_filter_that_rejects_most_neighbours_still_fills_the_page(
     assert len(got & want) >= 9
 
 
+def test_searches_after_the_first_are_one_statement_and_still_fill_the_page(
+    big: tuple[str, list[list[float]]],
+) -> None:
+    """On its own engine the store sets the iterative scan and ef_search in
+    each connection's session, once, so a search is its one statement,
+    autocommitted; the filter that passes 1 item in 100 still fills the
+    page, so the settings are in force."""
+    url, vectors = big
+    query = [random.Random(4).gauss(0, 1) for _ in range(BIG_DIMS)]
+    want = set(_exact(vectors, query, 10, keep=lambda i: i % 100 == 0))
+    with _store(url, query) as store:
+        seen: list[str] = []
+        sa.event.listen(
+            store.bind,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *_: seen.append(statement),
+        )
+        for round in range(5):
+            seen.clear()
+            found = store.search(("docs",), query="q", filter={"rare": True}, limit=10)
+            assert len(found) == 10
+            assert len({int(item.key[1:]) for item in found} & want) >= 9
+            if round >= 2:  # the first read the version, the second set the session
+                assert len(seen) == 1, seen
+                assert "store_vectors.embedding <=>" in seen[0]
+
+
+def test_a_callers_engine_keeps_its_session_settings(db: str) -> None:
+    """The sessions of an engine the caller made are theirs: there the
+    store sets pgvector's settings in each search's transaction, for it
+    alone; only on the engine from_url made does it set them in the session,
+    once, and then search in one statement."""
+    items = [(("docs",), f"k{i}", {"text": f"item {i}"}) for i in range(20)]
+
+    def statements_per_search(store: SQLAlchemyStore) -> list[list[str]]:
+        seen: list[str] = []
+        sa.event.listen(
+            store.bind,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *_: seen.append(statement),
+        )
+        per_search = []
+        for _ in range(4):
+            seen.clear()
+            assert len(store.search(("docs",), query="item 3", limit=5)) == 5
+            per_search.append(list(seen))
+        return per_search
+
+    engine = sa.create_engine(db, pool_size=1, max_overflow=0)
+    try:
+        with SQLAlchemyStore(engine, index=index()) as theirs:
+            theirs.setup()
+            for namespace, key, value in items:
+                theirs.put(namespace, key, value)
+            for statements in statements_per_search(theirs)[1:]:
+                assert len(statements) == 2, statements
+                assert "set_config" in statements[0]
+        with engine.connect() as conn:
+            # NULL: pgvector's library was not loaded in this session since
+            # its last transaction, which set the parameter for itself only.
+            setting = "SELECT current_setting('hnsw.iterative_scan', true)"
+            assert conn.exec_driver_sql(setting).scalar() in (None, "", "off")
+    finally:
+        engine.dispose()
+    with SQLAlchemyStore.from_url(db, index=index()) as ours:
+        for statements in statements_per_search(ours)[2:]:
+            assert len(statements) == 1, statements
+            assert "store_vectors.embedding <=>" in statements[0]
+
+
 # -- index kinds and types ---------------------------------------------------------
 
 
