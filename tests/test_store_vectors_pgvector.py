@@ -259,6 +259,29 @@ def test_a_callers_engine_keeps_its_session_settings(db: str) -> None:
             assert "store_vectors.embedding <=>" in statements[0]
 
 
+def test_a_one_statement_search_still_refreshes_ttls(db: str) -> None:
+    """A store without a TTL configuration searches in one autocommitted
+    statement, and an item put with a ttl it finds still gets its expiry
+    pushed back (a second statement, run only then)."""
+    with SQLAlchemyStore.from_url(db, index=index()) as store:
+        store.setup()
+        for i in range(5):
+            store.put(("docs",), f"k{i}", {"text": f"item {i}"}, ttl=10)
+        for _ in range(3):  # the version read, then the session set
+            store.search(("docs",), query="item 3", limit=5, refresh_ttl=False)
+        with store.bind.begin() as conn:  # type: ignore[union-attr]
+            conn.exec_driver_sql(
+                "UPDATE store SET expires_at = now() + interval '1 minute'"
+            )
+        found = store.search(("docs",), query="item 3", limit=5)
+        assert len(found) == 5
+        with store.bind.connect() as conn:  # type: ignore[union-attr]
+            left = conn.exec_driver_sql(
+                "SELECT min(expires_at - now()) FROM store"
+            ).scalar()
+        assert left is not None and left.total_seconds() > 9 * 60
+
+
 # -- index kinds and types ---------------------------------------------------------
 
 
