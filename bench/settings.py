@@ -34,6 +34,8 @@ class Settings:
     storage_turns: int = 10
     # 7. statements and round trips
     trip_supersteps: int = 50
+    # 8. memory store: items loaded (put/get/search) and swept
+    store_items: int = 100_000
 
 
 FULL = Settings()
@@ -51,6 +53,7 @@ QUICK = Settings(
     storage_threads=10,
     storage_turns=5,
     trip_supersteps=20,
+    store_items=10_000,
 )
 
 

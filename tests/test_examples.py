@@ -23,7 +23,7 @@ from langgraph.checkpoint.conformance.test_utils import (
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver, migrate
 from langgraph.store.sqlalchemy import SQLAlchemyStore
 
-from conftest import Backend
+from conftest import Backend, make_backend
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -235,3 +235,65 @@ def test_host_app_migrations_example(example_db: str) -> None:
         assert store.get(("users", "ada"), "profile") is not None
     finally:
         engine.dispose()
+
+
+# -- examples/store_app.py: one Engine for the app, the saver and the store ----
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def store_app_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    backend = make_backend(request.param, request, tmp_path)
+    yield backend
+    # The server's test database lives for the session: leave no app table.
+    engine = sa.create_engine(backend.sync_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS app_visits"))
+    finally:
+        engine.dispose()
+
+
+def test_store_app_remembers_across_threads_and_processes(
+    store_app_db: Backend, tmp_path: Path
+) -> None:
+    url = ["--url", store_app_db.sync_url]
+    told = _run(
+        "store_app.py",
+        *url,
+        "--thread",
+        "t1",
+        "--say",
+        "remember: I drink tea",
+        cwd=tmp_path,
+    )
+    assert "noted: I drink tea" in told and "turn 1" in told
+    _run(
+        "store_app.py",
+        *url,
+        "--thread",
+        "t1",
+        "--say",
+        "remember: I live in Oslo",
+        cwd=tmp_path,
+    )
+    # Another thread, another process: the store remembers, the thread is new.
+    asked = _run("store_app.py", *url, "--thread", "t2", cwd=tmp_path)
+    assert "what I know about you: I drink tea; I live in Oslo" in asked
+    assert "thread 't2': turn 1" in asked
+    assert "app table: 3 visit(s) by ada" in asked
+    # Per user: another user's namespace is empty.
+    other = _run("store_app.py", *url, "--user", "bob", "--thread", "t3", cwd=tmp_path)
+    assert "what I know about you: nothing yet" in other
+
+    # All three kinds of table in the one database.
+    engine = sa.create_engine(store_app_db.sync_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            turns = conn.execute(
+                sa.text("SELECT count(*) FROM checkpoints WHERE thread_id = 't1'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert {"app_visits", "store", *OUR_TABLES} <= tables
+    assert turns > 0

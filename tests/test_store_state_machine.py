@@ -31,7 +31,10 @@ PREFIXES = st.sampled_from([(), ("a",), ("a", "b"), ("a%",), ("a_",), ("x",)])
 KEYS = st.sampled_from(["k1", "k2", "k3"])
 VALUES = st.fixed_dictionaries(
     {
-        "n": st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False),
+        # JSONB has no negative zero (PostgreSQL reads -0.0 back as 0.0, as
+        # the official store does): docs/store.md says so; + 0.0 makes it 0.0.
+        "n": st.integers(-5, 5)
+        | st.floats(-5, 5, allow_nan=False).map(lambda f: f + 0.0),
         "s": st.sampled_from(["", "a", "b", "ab", "é"]),
         "tag": st.sampled_from(["x", "y"]),
     },

@@ -14,6 +14,9 @@ from bench.scenarios import (
     list_filter,
     round_trips,
     storage,
+    store_ops,
+    store_sweep,
+    store_vectors,
     superstep,
 )
 
@@ -29,5 +32,8 @@ SCENARIOS: dict[str, ModuleType] = {
         async_sqlite,
         storage,
         round_trips,
+        store_ops,
+        store_sweep,
+        store_vectors,
     )
 }

@@ -30,6 +30,11 @@ be the same on both sides.
 
 Reads go a batch of checkpoints at a time; per thread, only the checkpoint
 keys (namespace and ID) are held in memory.
+
+With ``with_store=True`` the memory store's items come along too (the whole
+store, whichever threads are chosen): see
+:mod:`langgraph.checkpoint.sqlalchemy.store_transfer` for how, and for the
+conflict rule (the newer ``updated_at`` wins).
 """
 
 from __future__ import annotations
@@ -67,6 +72,12 @@ from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import CHECKP
 from langgraph.checkpoint.sqlalchemy.repository.plan import Plan, T
 from langgraph.checkpoint.sqlalchemy.runtime.driver import run
 from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine, printable_url
+from langgraph.checkpoint.sqlalchemy.store_transfer import (
+    DEFAULT_STORE_BATCH_SIZE,
+    StoreReport,
+    copy_store,
+    has_store,
+)
 from sqlalchemy import Engine, and_, inspect, or_, select
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -77,6 +88,7 @@ __all__ = [
     "ChecksumMismatchError",
     "Layout",
     "SourceInfo",
+    "StoreReport",
     "ThreadReport",
     "TransferError",
     "TransferProgress",
@@ -184,11 +196,14 @@ class TransferReport:
     target: str
     dry_run: bool = False
     threads: list[ThreadReport] = field(default_factory=list)
+    #: The store's items, with ``with_store=True``; else None.
+    store: StoreReport | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether every thread is fine (see :attr:`ThreadReport.ok`)."""
-        return all(t.ok for t in self.threads)
+        """Whether every thread is fine (see :attr:`ThreadReport.ok`), and
+        the store's items too when they were copied."""
+        return all(t.ok for t in self.threads) and (self.store is None or self.store.ok)
 
     @property
     def checkpoints_copied(self) -> int:
@@ -212,6 +227,11 @@ class TransferReport:
                 f"{len(bad)} thread(s) differ between source and target: "
                 + ", ".join(repr(t.thread_id) for t in bad[:5])
             )
+        if self.store is not None and not self.store.ok:
+            raise ChecksumMismatchError(
+                f"{len(self.store.mismatched or ())} store item(s) differ between "
+                "source and target"
+            )
         if bad := [t for t in self.threads if not t.ok]:
             raise TransferError(
                 f"{len(bad)} thread(s) not transferred: "
@@ -228,6 +248,7 @@ class TransferReport:
             "dry_run": self.dry_run,
             "checkpoints_copied": self.checkpoints_copied,
             "threads": [asdict(t) for t in self.threads],
+            "store": None if self.store is None else self.store.to_dict(),
         }
 
 
@@ -767,6 +788,8 @@ def transfer(
     batch_size: int = DEFAULT_BATCH_SIZE,
     serde: SerializerProtocol | None = None,
     progress: ProgressCallback | None = None,
+    with_store: bool = False,
+    store_batch_size: int = DEFAULT_STORE_BATCH_SIZE,
 ) -> TransferReport:
     """Copy threads from ``source`` to ``target`` and verify them.
 
@@ -788,6 +811,11 @@ def transfer(
             ``EncryptedSerializer`` the application uses, if any).
         progress: called after every batch and thread; an exception it
             raises stops the transfer, and a later run picks up from there.
+        with_store: also copy the memory store's items (all of them, after
+            the threads; ``TransferReport.store``), the newer ``updated_at``
+            winning where both sides hold an item; vectors are not copied
+            (see :mod:`~langgraph.checkpoint.sqlalchemy.store_transfer`).
+        store_batch_size: store items per page (one target transaction each).
 
     Returns:
         A :class:`TransferReport`; check :attr:`TransferReport.ok` or call
@@ -795,11 +823,13 @@ def transfer(
 
     Raises:
         TransferError: a database is unreachable, the source's tables are
-            unknown (:class:`UnknownLayoutError`), or both sides are the same
-            database.
+            unknown (:class:`UnknownLayoutError`), both sides are the same
+            database, or ``with_store`` and the source has no store table.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if store_batch_size < 1:
+        raise ValueError("store_batch_size must be at least 1")
     serde = serde or JsonPlusSerializer()
     engines = _Engines()
     try:
@@ -808,6 +838,11 @@ def transfer(
         if _same_database(src_engine, dst_engine, source_schema, target_schema):
             raise TransferError("source and target are the same database")
         reader = _reader(src_engine, source_schema, serde)
+        if with_store and not has_store(src_engine, source_schema):
+            raise TransferError(
+                f"--with-store: no store table in the source {printable_url(source)}"
+                + (f" (schema {source_schema!r})" if source_schema else "")
+            )
         saver = SQLAlchemySaver(dst_engine, schema=target_schema, serde=serde)
         report = TransferReport(
             reader.layout, printable_url(source), printable_url(target), dry_run=dry_run
@@ -816,6 +851,16 @@ def transfer(
             _run_copy(reader, saver, report, thread_ids, dry_run, batch_size, progress)
             if verify and not dry_run:
                 _run_verify(reader, saver, report, batch_size, progress)
+            if with_store:
+                report.store = copy_store(
+                    src_engine,
+                    dst_engine,
+                    source_schema=source_schema,
+                    target_schema=target_schema,
+                    dry_run=dry_run,
+                    verify=verify,
+                    batch_size=store_batch_size,
+                )
         except SQLAlchemyError as exc:
             raise TransferError(f"transfer failed: {_first_line(exc)}") from exc
         return report

@@ -19,6 +19,7 @@ from langgraph.checkpoint.sqlalchemy.cli.db import db
 from langgraph.checkpoint.sqlalchemy.cli.demo import demo
 from langgraph.checkpoint.sqlalchemy.cli.inspect import diff, history, show
 from langgraph.checkpoint.sqlalchemy.cli.manage import copy_thread, delete, prune
+from langgraph.checkpoint.sqlalchemy.cli.store import store
 from langgraph.checkpoint.sqlalchemy.cli.threads import threads
 from langgraph.checkpoint.sqlalchemy.cli.transfer import migrate_alias, transfer_command
 from langgraph.checkpoint.sqlalchemy.cli.ttl import pin, ttl, unpin
@@ -83,6 +84,7 @@ for _command in (
     ttl,
     pin,
     unpin,
+    store,
     transfer_command,
     migrate_alias,
     demo,

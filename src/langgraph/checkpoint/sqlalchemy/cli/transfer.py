@@ -129,6 +129,19 @@ def _summary(report: TransferReport, out: Console) -> None:
         out.print(
             f"verification FAILED for {len(report.mismatched)} thread(s)", markup=False
         )
+    store = report.store
+    if store is not None:
+        out.print(
+            f"store: {store.items} item(s); {verb} {store.inserted} new, "
+            f"{'would update' if report.dry_run else 'updated'} {store.updated}, "
+            f"kept {store.kept} the target had as new or newer",
+            markup=False,
+        )
+        if store.verified is False:
+            out.print(
+                f"store verification FAILED for {len(store.mismatched or ())} item(s)",
+                markup=False,
+            )
 
 
 def _check_usage(source: str, target: str) -> None:
@@ -163,6 +176,19 @@ def _check_usage(source: str, target: str) -> None:
     type=click.IntRange(min=1),
     help="Checkpoints read per query.",
 )
+@click.option(
+    "--with-store",
+    is_flag=True,
+    help="Also copy the memory store's items (all of them; the newer "
+    "updated_at wins where both sides hold one; vectors are not copied).",
+)
+@click.option(
+    "--store-batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Store items per page (one target transaction each).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--dry-run", is_flag=True, help="Show what would be copied; write nothing."
@@ -175,6 +201,8 @@ def transfer_command(
     to_schema: str | None,
     threads: tuple[str, ...],
     batch_size: int,
+    with_store: bool,
+    store_batch_size: int,
     yes: bool,
     dry_run: bool,
     as_json: bool,
@@ -194,7 +222,8 @@ def transfer_command(
         if not (yes or dry_run or as_json):
             click.confirm(
                 f"Copy {info.threads} thread(s) ({info.layout} layout on "
-                f"{info.dialect}) to {mask_url(target)}?",
+                f"{info.dialect}){' and the store' if with_store else ''} to "
+                f"{mask_url(target)}?",
                 abort=True,
                 err=True,
             )
@@ -211,6 +240,8 @@ def transfer_command(
                 dry_run=dry_run,
                 batch_size=batch_size,
                 progress=bar,
+                with_store=with_store,
+                store_batch_size=store_batch_size,
             )
     except TransferError as exc:
         # Other failures reach the command group, which prints them in one

@@ -322,9 +322,10 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
 
     def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
-        if self.direct:
+        if self.direct and self.unchecked is None:
             # A pooled engine with no turns to take: a superstep's every call
-            # comes here, so no context-manager generators in between.
+            # comes here, so no context-manager generators in between (after
+            # the first connection's check, which the path below makes).
             spare = self.spare
             if spare is not None and spare.acquire(blocking=False):
                 try:
