@@ -189,6 +189,99 @@ def test_a_filter_that_rejects_most_neighbours_still_fills_the_page(
     assert len(got & want) >= 9
 
 
+def test_searches_after_the_first_are_one_statement_and_still_fill_the_page(
+    big: tuple[str, list[list[float]]],
+) -> None:
+    """On its own engine the store sets the iterative scan and ef_search in
+    each connection's session, once, so a search is its one statement,
+    autocommitted; the filter that passes 1 item in 100 still fills the
+    page, so the settings are in force."""
+    url, vectors = big
+    query = [random.Random(4).gauss(0, 1) for _ in range(BIG_DIMS)]
+    want = set(_exact(vectors, query, 10, keep=lambda i: i % 100 == 0))
+    with _store(url, query) as store:
+        seen: list[str] = []
+        sa.event.listen(
+            store.bind,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *_: seen.append(statement),
+        )
+        for round in range(5):
+            seen.clear()
+            found = store.search(("docs",), query="q", filter={"rare": True}, limit=10)
+            assert len(found) == 10
+            assert len({int(item.key[1:]) for item in found} & want) >= 9
+            if round >= 2:  # the first read the version, the second set the session
+                assert len(seen) == 1, seen
+                assert "store_vectors.embedding <=>" in seen[0]
+
+
+def test_a_callers_engine_keeps_its_session_settings(db: str) -> None:
+    """The sessions of an engine the caller made are theirs: there the
+    store sets pgvector's settings in each search's transaction, for it
+    alone; only on the engine from_url made does it set them in the session,
+    once, and then search in one statement."""
+    items = [(("docs",), f"k{i}", {"text": f"item {i}"}) for i in range(20)]
+
+    def statements_per_search(store: SQLAlchemyStore) -> list[list[str]]:
+        seen: list[str] = []
+        sa.event.listen(
+            store.bind,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *_: seen.append(statement),
+        )
+        per_search = []
+        for _ in range(4):
+            seen.clear()
+            assert len(store.search(("docs",), query="item 3", limit=5)) == 5
+            per_search.append(list(seen))
+        return per_search
+
+    engine = sa.create_engine(db, pool_size=1, max_overflow=0)
+    try:
+        with SQLAlchemyStore(engine, index=index()) as theirs:
+            theirs.setup()
+            for namespace, key, value in items:
+                theirs.put(namespace, key, value)
+            for statements in statements_per_search(theirs)[1:]:
+                assert len(statements) == 2, statements
+                assert "set_config" in statements[0]
+        with engine.connect() as conn:
+            # NULL: pgvector's library was not loaded in this session since
+            # its last transaction, which set the parameter for itself only.
+            setting = "SELECT current_setting('hnsw.iterative_scan', true)"
+            assert conn.exec_driver_sql(setting).scalar() in (None, "", "off")
+    finally:
+        engine.dispose()
+    with SQLAlchemyStore.from_url(db, index=index()) as ours:
+        for statements in statements_per_search(ours)[2:]:
+            assert len(statements) == 1, statements
+            assert "store_vectors.embedding <=>" in statements[0]
+
+
+def test_a_one_statement_search_still_refreshes_ttls(db: str) -> None:
+    """A store without a TTL configuration searches in one autocommitted
+    statement, and an item put with a ttl it finds still gets its expiry
+    pushed back (a second statement, run only then)."""
+    with SQLAlchemyStore.from_url(db, index=index()) as store:
+        store.setup()
+        for i in range(5):
+            store.put(("docs",), f"k{i}", {"text": f"item {i}"}, ttl=10)
+        for _ in range(3):  # the version read, then the session set
+            store.search(("docs",), query="item 3", limit=5, refresh_ttl=False)
+        with store.bind.begin() as conn:  # type: ignore[union-attr]
+            conn.exec_driver_sql(
+                "UPDATE store SET expires_at = now() + interval '1 minute'"
+            )
+        found = store.search(("docs",), query="item 3", limit=5)
+        assert len(found) == 5
+        with store.bind.connect() as conn:  # type: ignore[union-attr]
+            left = conn.exec_driver_sql(
+                "SELECT min(expires_at - now()) FROM store"
+            ).scalar()
+        assert left is not None and left.total_seconds() > 9 * 60
+
+
 # -- index kinds and types ---------------------------------------------------------
 
 

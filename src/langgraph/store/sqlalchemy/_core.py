@@ -119,7 +119,19 @@ class StoreCore:
         self, requests: Requests, work: EmbeddingWork | None
     ) -> Job[list[Result]]:
         """The job of a batch whose texts and queries ``work`` has embedded."""
-        return jobs.batch_job(self._ops, requests, self._now(), self._vectors, work)
+        return jobs.batch_job(
+            self._ops,
+            requests,
+            self._now(),
+            self._vectors,
+            work,
+            refresh_ttl=self.ttl_config is not None,
+        )
+
+    def _own_engine(self, driver: str) -> None:
+        """The store made its engine (``from_url``), with ``driver``."""
+        if self._vectors is not None:
+            self._vectors.ops.own_sessions(driver)
 
     def _embed(self, work: EmbeddingWork | None) -> EmbeddingWork | None:
         """``work``'s texts and queries embedded, before any transaction."""

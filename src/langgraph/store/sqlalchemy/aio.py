@@ -95,6 +95,7 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
             engine, schema=schema, version_table=version_table, ttl=ttl, index=index
         )
         store._owned_engine = engine
+        store._own_engine(engine.dialect.driver)
         return store
 
     async def aclose(self) -> None:

@@ -113,6 +113,7 @@ class SQLAlchemyStore(StoreCore, BaseStore):
             engine, schema=schema, version_table=version_table, ttl=ttl, index=index
         )
         store._owned_engine = engine
+        store._own_engine(engine.dialect.driver)
         return store
 
     def close(self) -> None:

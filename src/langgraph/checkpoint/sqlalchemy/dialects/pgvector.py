@@ -8,14 +8,23 @@ indexed column itself, with a LIMIT: the form pgvector's index scan serves.
 On pgvector 0.8 and later the scan is iterative (``hnsw.iterative_scan`` /
 ``ivfflat.iterative_scan``), so a filter that rejects the nearest rows makes
 the index read on instead of returning fewer rows; ``ef_search`` and
-``probes`` are set per transaction with ``set_config(..., true)``.
+``probes`` are set per transaction with ``set_config(..., true)``, or, on
+an engine the store made (``from_url``) with psycopg and no pooler in
+between, once per connection for its session, so that a search alone is one
+autocommitted statement (one round trip instead of four).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy.dialects.postgresql import (
+    _PSYCOPG,
+    _PSYCOPG_IDLE,
+    _through_a_pooler,
+)
 from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
     SubPlan,
     VectorOps,
@@ -57,6 +66,8 @@ _OPCLASS = {"cosine": "cosine_ops", "l2": "l2_ops", "inner_product": "ip_ops"}
 _MAX_INDEXED = {"vector": 2000, "halfvec": 4000}
 # Pages of the index a filtered scan may read on (pgvector's default is 20000).
 _ITERATIVE = "relaxed_order"
+# Where a connection's pool record notes the settings its session holds.
+_SESSION_KEY = "langgraph_store_pgvector_settings"
 
 
 class PgVector(UserDefinedType[Any]):
@@ -88,6 +99,13 @@ class PgVectorOps(VectorOps):
         super().__init__(dialect, config)
         # The extension's version, once a search has read it.
         self._version: tuple[int, ...] | None = None
+        # The settings a search needs, with the version.
+        self._needed: tuple[tuple[str, str], ...] = ()
+        # The store made the engine, with psycopg (own_sessions).
+        self._owned = False
+        # No pooler between the engine and the server: its sessions keep
+        # what is set in them. None until a search has looked.
+        self._direct: bool | None = None
 
     def embedding_type(self) -> TypeEngine[Any]:
         return PgVector(self.config.vector_type, self.config.dims)
@@ -165,28 +183,44 @@ class PgVectorOps(VectorOps):
     def uses_ann_index(self) -> bool:
         return self.config.index_kind != "flat"
 
+    def own_sessions(self, driver: str) -> None:
+        # Only psycopg tells a pooler apart (_through_a_pooler).
+        self._owned = driver in _PSYCOPG
+
+    @property
+    def one_statement_search(self) -> bool:
+        """Once a search has read the version and found no pooler in
+        between, the settings live in each connection's session, set by the
+        first search on it (a :class:`Call` that costs a round trip only
+        then), so the search itself needs no transaction."""
+        if self._version is None:
+            return False
+        return not self._needed or self._direct is True
+
     def prepare_search(self) -> SubPlan:
-        """One statement before the search, in its transaction: the
-        configured ``ef_search``/``probes`` and, on pgvector 0.8+, the
-        iterative scan, each ``set_config(..., true)`` (this transaction
-        only). pgvector's version is read once per store."""
+        """The configured ``ef_search``/``probes`` and, on pgvector 0.8+,
+        the iterative scan, before the search: in the session of a connection
+        of the store's own engine (see :attr:`one_statement_search`),
+        otherwise for this transaction only (``set_config(..., true)``): the
+        sessions of a caller's engine are the caller's, and behind a pooler
+        in transaction mode the next transaction may get another session.
+        pgvector's version and whether a pooler answers are read once per
+        store, by its first search."""
         if self._version is None:
             found = yield Execute(_EXTENSION)
-            self._version = _version(found.scalar())
-        settings = self._settings(self._version)
-        if settings:
-            params: dict[str, str] = {}
-            columns = []
-            for i, (name, value) in enumerate(settings):
-                params[f"name_{i}"], params[f"value_{i}"] = name, str(value)
-                columns.append(
-                    func.set_config(
-                        bindparam(f"name_{i}", type_=String()),
-                        bindparam(f"value_{i}", type_=String()),
-                        True,
-                    )
-                )
-            yield Execute(select(*columns), params)
+            version = _version(found.scalar())
+            self._needed = tuple(
+                (name, str(value)) for name, value in self._settings(version)
+            )
+            self._version = version
+        if not self._needed:
+            return
+        if self._owned and self._direct is None:
+            self._direct = yield Call(_no_pooler)
+        if self._direct:
+            yield Call(functools.partial(_in_session, self._needed))
+        else:
+            yield _set_config(self._needed, local=True)
 
     def _settings(self, version: tuple[int, ...]) -> list[tuple[str, int | str]]:
         config = self.config
@@ -225,6 +259,51 @@ def _regclass(table: Table, schema: str | None) -> str:
     preparer = _DIALECT.identifier_preparer
     name = preparer.quote(table.name)
     return f"{preparer.quote_schema(schema)}.{name}" if schema else name
+
+
+def _set_config(settings: Sequence[tuple[str, str]], *, local: bool) -> Execute:
+    """One statement that sets ``settings``, for this transaction only
+    (``local``) or for the session."""
+    params: dict[str, str] = {}
+    columns = []
+    for i, (name, value) in enumerate(settings):
+        params[f"name_{i}"], params[f"value_{i}"] = name, value
+        columns.append(
+            func.set_config(
+                bindparam(f"name_{i}", type_=String()),
+                bindparam(f"value_{i}", type_=String()),
+                local,
+            )
+        )
+    return Execute(select(*columns), params)
+
+
+def _no_pooler(conn: Connection) -> bool:
+    """Whether ``conn`` reaches PostgreSQL without a pooler in between."""
+    record = conn.connection
+    return not _through_a_pooler(record.dbapi_connection, record.driver_connection)
+
+
+def _in_session(settings: tuple[tuple[str, str], ...], conn: Connection) -> None:
+    """``settings`` in the session of ``conn``'s DBAPI connection, once: the
+    pool record's ``info`` notes them, and is cleared when the connection is
+    replaced. Inside a transaction (a search that also writes, or the first
+    one) they are set for it alone: a rollback would undo a session setting
+    made in it, and the note would then be wrong."""
+    info = conn.connection.info
+    if info.get(_SESSION_KEY) == settings:
+        return
+    driver = conn.connection.driver_connection
+    # Autocommitting and outside a transaction: the statement commits alone.
+    idle = (
+        driver is not None
+        and driver.autocommit
+        and driver.info.transaction_status == _PSYCOPG_IDLE
+    )
+    step = _set_config(settings, local=not idle)
+    conn.execute(step.statement, step.params)
+    if idle:
+        info[_SESSION_KEY] = settings
 
 
 def _create_extension(conn: Connection) -> None:

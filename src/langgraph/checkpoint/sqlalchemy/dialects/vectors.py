@@ -166,6 +166,17 @@ class VectorOps:
         return
         yield
 
+    def own_sessions(self, driver: str) -> None:
+        """The store made its engine (``from_url``) with ``driver``: no one
+        else's code uses its connections, so their session settings are the
+        store's to keep (see :attr:`one_statement_search`)."""
+
+    @property
+    def one_statement_search(self) -> bool:
+        """Whether a search alone may run as one autocommitted statement,
+        with nothing before it that needs its transaction."""
+        return False
+
     def distance(
         self, embedding: ColumnElement[Any], query: ColumnElement[Any]
     ) -> ColumnElement[float]:

@@ -25,13 +25,33 @@ def batch_job(
     now: datetime,
     vectors: VectorIndex | None = None,
     work: EmbeddingWork | None = None,
+    *,
+    refresh_ttl: bool = True,
 ) -> Job[list[Result]]:
     """One batch in one transaction; a batch that only reads, and refreshes
-    no TTL, takes a reader's transaction."""
+    no TTL, takes a reader's transaction. A batch of one vector search whose
+    index needs nothing before it in its transaction autocommits: one round
+    trip. Unless ``refresh_ttl`` is False (a store without a TTL
+    configuration, whose items rarely carry one), a search that refreshes
+    TTLs keeps its transaction."""
     return Job(
         lambda: plans.batch(ops, requests, now, vectors, work),
         read_only=not requests.writes,
+        autocommit=_one_vector_search(requests, vectors, refresh_ttl),
     )
+
+
+def _one_vector_search(
+    requests: plans.Requests, vectors: VectorIndex | None, refresh_ttl: bool
+) -> bool:
+    if vectors is None or not vectors.ops.one_statement_search:
+        return False
+    if requests.gets or requests.listings or requests.puts:
+        return False
+    if len(requests.searches) != 1:
+        return False
+    search = requests.searches[0][1]
+    return bool(search.query) and not (refresh_ttl and search.refresh_ttl)
 
 
 def sweep_job(

@@ -27,12 +27,14 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     tuple_,
 )
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import Float, String
 
 #: Items per ``IN`` list of a delete.
 KEYS_PER_STATEMENT = 500
@@ -142,23 +144,22 @@ def search_vectors(
             .limit(candidates)
             .subquery("nearest")
         )
+        # The subqueries' columns named in text (fixed names, no data): their
+        # .c collections would be built anew on every search, which cost more
+        # client time than the database takes to answer.
+        n_prefix, n_key, n_distance = _columns("nearest")
         best = (
-            select(
-                nearest.c.prefix,
-                nearest.c.key,
-                func.min(nearest.c.distance).label("distance"),
-            )
-            .group_by(nearest.c.prefix, nearest.c.key)
+            select(n_prefix, n_key, func.min(n_distance).label("distance"))
+            .select_from(nearest)
+            .group_by(n_prefix, n_key)
             .subquery("best")
         )
+        b_prefix, b_key, b_distance = _columns("best")
         statement = (
-            select(*columns, best.c.distance)
-            .join_from(
-                best,
-                store,
-                and_(store.c.prefix == best.c.prefix, store.c.key == best.c.key),
-            )
-            .order_by(best.c.distance, store.c.prefix, store.c.key)
+            select(*columns, b_distance)
+            .select_from(best)
+            .join(store, and_(store.c.prefix == b_prefix, store.c.key == b_key))
+            .order_by(b_distance, store.c.prefix, store.c.key)
             .limit(limit)
             .offset(offset)
         )
@@ -176,6 +177,15 @@ def search_vectors(
         )
     result = yield Execute(statement)
     return [(row, ops.score(row[-1])) for row in result.all()]
+
+
+def _columns(name: str) -> tuple[ColumnElement[Any], ...]:
+    """``prefix``, ``key`` and ``distance`` of the subquery ``name``."""
+    return (
+        literal_column(f"{name}.prefix", String()),
+        literal_column(f"{name}.key", String()),
+        literal_column(f"{name}.distance", Float()),
+    )
 
 
 def _exact_in_python(
