@@ -49,16 +49,11 @@ class AsyncSQLAlchemySaver(SaverCore):
         version_table: the Alembic version table (its default never collides
             with a host application's ``alembic_version``).
         serde: the serializer for channel values and writes.
-        ttl: checkpoint TTL, with the keys of ``langgraph.json``'s
-            ``checkpointer.ttl``: ``default_ttl`` (minutes a thread lives
-            after its last write; required), ``strategy`` (``"delete"``, the
-            default, or ``"keep_latest"``), ``sweep_interval_minutes``
-            (default 5) and ``refresh_on_read`` (default ``True``). With
-            ``"delete"``, expired threads are not served even before
-            ``sweep_ttl()`` or the sweeper (``start_ttl_sweeper()``) removes
-            them. ``None`` (the default):
-            threads never expire and no statement about expiry runs. See
-            docs/operations.md, "Checkpoint TTL".
+        ttl: checkpoint TTL, as for
+            [`SQLAlchemySaver`][langgraph.checkpoint.sqlalchemy.SQLAlchemySaver]
+            (the keys of ``langgraph.json``'s ``checkpointer.ttl``); the
+            sweeper is an asyncio task here. See docs/operations.md,
+            "Checkpoint TTL".
         force_portable: use the statements written for dialects without a
             native upsert (for testing that path).
 
