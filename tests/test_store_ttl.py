@@ -169,6 +169,39 @@ def test_parallel_sweepers_delete_each_item_once_beside_a_writer(
                 s.close()
 
 
+@pytest.fixture(params=["postgres", "mariadb"])
+def locking_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Backend:
+    from conftest import make_backend
+
+    return make_backend(request.param, request, tmp_path)
+
+
+def test_a_sweep_waits_for_expired_items_it_could_not_claim(
+    locking_backend: Backend,
+) -> None:
+    """An item another transaction holds is skipped, not the end of the
+    sweep: once it is released, the same sweep deletes it."""
+    with locking_backend.store() as store:
+        store.batch([PutOp(("held",), f"k{i}", {"i": i}, ttl=10) for i in range(5)])
+        _expire(store, "held")
+        swept: list[int] = []
+        sweeper = threading.Thread(
+            target=lambda: swept.append(store.sweep_ttl(batch_size=2))
+        )
+        with store.bind.connect() as conn:  # type: ignore[union-attr]
+            with conn.begin():
+                conn.execute(
+                    select(STORE.c.key)
+                    .where(STORE.c.prefix == "held", STORE.c.key == "k0")
+                    .with_for_update()
+                ).all()
+                sweeper.start()
+                time.sleep(0.3)  # the sweep has claimed the other four by now
+            sweeper.join(60)
+        assert swept == [5]
+        assert _rows(store, "held") == 0
+
+
 def test_the_sweeper_thread(store: SQLAlchemyStore) -> None:
     store.put(("bg",), "k", {"v": 1}, ttl=5)
     _expire(store, "bg")

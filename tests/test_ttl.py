@@ -499,7 +499,8 @@ def test_a_batch_in_progress_skips_and_is_skipped(server_backend: Backend) -> No
                 result = conn.execute(claim.statement)  # type: ignore[arg-type]
                 claimed = [r.thread_id for r in result]
                 assert len(claimed) == 2
-                # … a second sweeper skips them and takes the third at once.
+                # … a second sweeper skips them and takes the third at once
+                # (then waits a moment for the two, and leaves them here).
                 with server_backend.saver() as other:
                     other._clock = clock  # type: ignore[method-assign]
                     assert other.sweep_ttl(batch_size=10) == 1

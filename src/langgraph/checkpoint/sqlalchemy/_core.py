@@ -47,6 +47,7 @@ from langgraph.checkpoint.sqlalchemy.repository.checkpoints.codec import (
     config_for,
 )
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.reads import ListQuery
+from langgraph.checkpoint.sqlalchemy.repository.expiry_sweep import BatchedSweep
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, T
 from langgraph.checkpoint.sqlalchemy.runtime.sweeper import sweep_interval_seconds
 from sqlalchemy.engine import Dialect
@@ -316,7 +317,7 @@ class SaverCore(BaseCheckpointSaver[str]):
     def _pinned_job(self) -> Job[list[str]]:
         return Job(ttl.pinned_threads, read_only=True)
 
-    def _ttl_sweep(self, strategy: str | None, batch_size: int) -> ttl.TTLSweep:
+    def _ttl_sweep(self, strategy: str | None, batch_size: int) -> BatchedSweep:
         if strategy is None:
             strategy = "delete" if self.ttl is None else self.ttl.strategy
         if strategy not in ttl.STRATEGIES:
@@ -324,7 +325,7 @@ class SaverCore(BaseCheckpointSaver[str]):
                 f"unknown TTL strategy {strategy!r}; use one of {ttl.STRATEGIES}"
             )
         _check_batch_size(batch_size)
-        return ttl.TTLSweep(self._clock(), strategy, batch_size)
+        return ttl.ttl_sweep(self._clock(), strategy, batch_size)
 
     def _sweep_interval(self) -> float:
         if self.ttl is None:

@@ -338,8 +338,9 @@ class AsyncSQLAlchemySaver(SaverCore):
         """
         sweep = self._ttl_sweep(strategy, batch_size)
         while (job := sweep.next_job()) is not None:
+            await asyncio.sleep(sweep.pause)
             sweep.advance(await self._arun(job))
-        return sweep.swept
+        return sweep.removed
 
     def start_ttl_sweeper(self) -> None:
         """Run ``asweep_ttl()`` every ``sweep_interval_minutes`` in a task on

@@ -6,6 +6,7 @@ interface on top of ``SaverCore`` (what both savers share) and a
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -527,8 +528,9 @@ class SQLAlchemySaver(SaverCore):
         """
         sweep = self._ttl_sweep(strategy, batch_size)
         while (job := sweep.next_job()) is not None:
+            time.sleep(sweep.pause)
             sweep.advance(self._run(job))
-        return sweep.swept
+        return sweep.removed
 
     def start_ttl_sweeper(self) -> None:
         """Run ``sweep_ttl()`` every ``sweep_interval_minutes`` on a daemon

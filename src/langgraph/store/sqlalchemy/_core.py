@@ -36,6 +36,7 @@ from langgraph.checkpoint.sqlalchemy._validate import (
     no_nul,
 )
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps, dialect_ops
+from langgraph.checkpoint.sqlalchemy.repository.expiry_sweep import BatchedSweep
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job
 from langgraph.checkpoint.sqlalchemy.repository.store import jobs
 from langgraph.checkpoint.sqlalchemy.repository.store.items import prefix_of
@@ -193,8 +194,8 @@ class StoreCore:
         )
         return requests, work
 
-    def _sweep_job(self, batch_size: int) -> Job[tuple[int, int]]:
-        return jobs.sweep_job(self._ops, self._now(), batch_size, self._vectors)
+    def _sweep(self, batch_size: int) -> BatchedSweep:
+        return jobs.expiry_sweep(self._ops, self._now(), batch_size, self._vectors)
 
     def _setup_job(self) -> Job[None]:
         return jobs.setup_job(self._ops, self.schema, self.version_table, self._vectors)

@@ -137,14 +137,11 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
     async def asweep_ttl(self, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:
         """Delete the expired items; see
         [`SQLAlchemyStore.sweep_ttl`][langgraph.store.sqlalchemy.SQLAlchemyStore.sweep_ttl]."""
-        deleted = 0
-        while True:
-            found, gone = await self._arun(self._sweep_job(batch_size))
-            deleted += gone
-            # Not `found < batch_size`: with SKIP LOCKED a short batch may
-            # mean rows another sweeper holds, not that none are left.
-            if not found:
-                return deleted
+        sweep = self._sweep(batch_size)
+        while (job := sweep.next_job()) is not None:
+            await asyncio.sleep(sweep.pause)
+            sweep.advance(await self._arun(job))
+        return sweep.removed
 
     def sweep_ttl(self, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:
         """``asweep_ttl`` from another thread, on the store's loop."""

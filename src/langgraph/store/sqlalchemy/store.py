@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -174,20 +175,19 @@ class SQLAlchemyStore(StoreCore, BaseStore):
         """Delete the expired items, ``batch_size`` per transaction.
 
         Several sweepers (threads or processes) may run at once: each item is
-        deleted once, and none waits for another where the database has
-        ``SKIP LOCKED`` (see ``repository.store.sweep``).
+        deleted once, and where the database has ``SKIP LOCKED`` none blocks
+        on another's batch; a sweeper that finds expired items it cannot
+        claim waits briefly for them before it ends (see
+        ``repository.expiry_sweep``).
 
         Returns:
             How many items this call deleted.
         """
-        deleted = 0
-        while True:
-            found, gone = self._run(self._sweep_job(batch_size))
-            deleted += gone
-            # Not `found < batch_size`: with SKIP LOCKED a short batch may
-            # mean rows another sweeper holds, not that none are left.
-            if not found:
-                return deleted
+        sweep = self._sweep(batch_size)
+        while (job := sweep.next_job()) is not None:
+            time.sleep(sweep.pause)
+            sweep.advance(self._run(job))
+        return sweep.removed
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
         """Sweep every ``sweep_interval_minutes`` (default: the TTL config's,

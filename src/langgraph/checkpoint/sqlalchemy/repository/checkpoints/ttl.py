@@ -34,6 +34,11 @@ from langgraph.checkpoint.sqlalchemy.repository.checkpoints import (
     writes,
 )
 from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import C, chunks
+from langgraph.checkpoint.sqlalchemy.repository.expiry_sweep import (
+    Batch,
+    BatchedSweep,
+    remaining,
+)
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Job, Plan
 from sqlalchemy import (
     ColumnElement,
@@ -51,7 +56,6 @@ from sqlalchemy import (
 __all__ = [
     "STRATEGIES",
     "TTL",
-    "TTLSweep",
     "alive",
     "forget",
     "guard",
@@ -200,23 +204,24 @@ def guard(
     return True
 
 
-def sweep_batch(now: datetime, strategy: str, limit: int) -> Plan[int]:
+def sweep_batch(now: datetime, strategy: str, limit: int) -> Plan[Batch]:
     """Claim up to ``limit`` threads expired at ``now`` and not pinned, and
     prune them: ``delete`` deletes each whole (side row included);
     ``keep_latest`` keeps each namespace's latest checkpoint and clears the
-    expiry, so the thread is not swept again until it is written. Returns how
-    many were claimed; fewer than ``limit`` means none is left (for this
-    sweeper: rows other sweepers hold were skipped)."""
+    expiry, so the thread is not swept again until it is written. Each
+    claimed thread counts as swept (see ``expiry_sweep`` for an empty
+    batch)."""
+    expired = select(T.thread_id).where(T.expires_at <= now, T.pinned == false())
     claimed = yield Execute(
-        select(T.thread_id)
-        .where(T.expires_at <= now, T.pinned == false())
-        .order_by(T.expires_at, T.thread_id)
+        expired.order_by(T.expires_at, T.thread_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     ids = [row.thread_id for row in claimed]
+    if not ids:
+        return Batch(0, 0, unclaimed=(yield from remaining(expired)))
     yield from _sweep_threads(ids, strategy)
-    return len(ids)
+    return Batch(len(ids), len(ids))
 
 
 def _sweep_threads(ids: Sequence[str], strategy: str) -> Plan[None]:
@@ -277,29 +282,10 @@ def guarded(
     )
 
 
-class TTLSweep:
-    """Runs :func:`sweep_batch` a batch (one transaction) at a time until a
-    batch comes back short; ``swept`` counts the threads."""
-
-    def __init__(self, now: datetime, strategy: str, batch_size: int) -> None:
-        self.now = now
-        self.strategy = strategy
-        self.batch_size = batch_size
-        self.swept = 0
-        self.done = False
-
-    def next_job(self) -> Job[int] | None:
-        if self.done:
-            return None
-        now, strategy, size = self.now, self.strategy, self.batch_size
-        return Job(lambda: sweep_batch(now, strategy, size))
-
-    def advance(self, swept: int) -> int:
-        self.swept += swept
-        # Not `swept < batch_size`: with SKIP LOCKED a short batch may mean
-        # rows another sweeper holds, not that none are left.
-        self.done = swept == 0
-        return swept
+def ttl_sweep(now: datetime, strategy: str, batch_size: int) -> BatchedSweep:
+    """The sweep of the threads expired at ``now``, a batch (one
+    transaction) at a time; its ``removed`` counts the threads."""
+    return BatchedSweep(lambda: Job(lambda: sweep_batch(now, strategy, batch_size)))
 
 
 def side_rows(now: datetime) -> Plan[list[tuple[str, datetime | None, bool, bool]]]:

@@ -9,6 +9,7 @@ from langgraph.store.base import Result
 from langgraph.checkpoint.sqlalchemy import migrate
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.repository import setup
+from langgraph.checkpoint.sqlalchemy.repository.expiry_sweep import BatchedSweep
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job, Plan
 from langgraph.checkpoint.sqlalchemy.repository.store import plans, sweep
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
@@ -16,7 +17,7 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
     VectorIndex,
 )
 
-__all__ = ["batch_job", "setup_job", "sweep_job"]
+__all__ = ["batch_job", "expiry_sweep", "setup_job"]
 
 
 def batch_job(
@@ -54,11 +55,12 @@ def _one_vector_search(
     return bool(search.query) and not (refresh_ttl and search.refresh_ttl)
 
 
-def sweep_job(
+def expiry_sweep(
     ops: DialectOps, now: datetime, size: int, vectors: VectorIndex | None = None
-) -> Job[tuple[int, int]]:
-    """One sweep batch (see ``sweep``)."""
-    return Job(lambda: sweep.sweep_batch(ops, now, size, vectors))
+) -> BatchedSweep:
+    """The sweep of the items expired at ``now``, ``size`` per transaction
+    (see ``sweep``); its ``removed`` counts the items deleted."""
+    return BatchedSweep(lambda: Job(lambda: sweep.sweep_batch(ops, now, size, vectors)))
 
 
 def setup_job(
