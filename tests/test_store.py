@@ -5,6 +5,7 @@ label as a pattern, and hostile input."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -376,6 +377,26 @@ def test_a_connection_in_a_transaction_takes_part(backend: Backend) -> None:
                 tx.rollback()
             assert SQLAlchemyStore(conn).get(("tx",), "k") is None
         assert owner.get(("tx",), "k") is None
+
+
+def test_reads_do_not_wait_for_a_writer_on_sqlite(tmp_path: Any) -> None:
+    """A get or search takes no writer's lock (SQLite's ``BEGIN IMMEDIATE``)
+    when nothing it read carries a TTL: it answers while another connection
+    holds the write lock."""
+    url = f"sqlite:///{tmp_path / 'reads.db'}"
+    with SQLAlchemyStore.from_url(url) as store:
+        store.setup()
+        store.put(("r",), "k", {"v": 1})
+        blocker = sqlite3.connect(tmp_path / "reads.db", isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            blocker.execute("UPDATE store SET value = value")
+            item = store.get(("r",), "k")
+            assert item is not None and item.value == {"v": 1}
+            assert [i.key for i in store.search(("r",))] == ["k"]
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
 
 
 def test_constructor_errors() -> None:

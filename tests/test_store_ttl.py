@@ -11,10 +11,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from langgraph.store.base import PutOp
+from langgraph.store.base import GetOp, PutOp
 from sqlalchemy import func, select, update
 
 from langgraph.checkpoint.sqlalchemy.models import StoreRecord
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Job, Plan
 from langgraph.store.sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore
 
 from conftest import Backend
@@ -86,6 +87,28 @@ def test_reads_refresh_the_expiry(store: SQLAlchemyStore) -> None:
     assert _expiry(store, "r", "s") == soon
     store.search(("r",), filter={"v": 1})
     assert _expiry(store, "r", "s") > soon + timedelta(minutes=50)
+
+
+def test_a_refresh_never_revives_or_overrides(store: SQLAlchemyStore) -> None:
+    """A read-only batch refreshes what it read in a transaction of its own;
+    an item that expired, or was written again, in between keeps the expiry
+    it has now."""
+    from langgraph.checkpoint.sqlalchemy.repository.store import jobs
+
+    store.put(("g",), "expired", {"v": 1}, ttl=60)
+    store.put(("g",), "rewritten", {"v": 1}, ttl=60)
+    reads = [GetOp(("g",), key, refresh_ttl=True) for key in ("expired", "rewritten")]
+    outcome = store._run(store._batch_job(reads))
+    assert [item.key for item in outcome.results] == ["expired", "rewritten"]  # type: ignore[union-attr]
+    assert len(outcome.refresh) == 2
+    _expire(store, "g", ago=1)
+    expired_at = _expiry(store, "g", "expired")
+    store.put(("g",), "rewritten", {"v": 2}, ttl=5)
+    rewritten_at = _expiry(store, "g", "rewritten")
+    store._run(jobs.refresh_job(outcome.refresh))
+    assert _expiry(store, "g", "expired") == expired_at
+    assert store.get(("g",), "expired") is None
+    assert _expiry(store, "g", "rewritten") == rewritten_at
 
 
 def test_ttl_config_defaults(backend: Backend) -> None:
@@ -247,8 +270,12 @@ async def test_async_ttl_and_sweeper(backend: Backend) -> None:
 
 
 async def _async_rows(store: AsyncSQLAlchemyStore, key: str) -> int:
-    async with store.bind.connect() as conn:  # type: ignore[union-attr]
-        result = await conn.execute(
-            select(func.count()).select_from(STORE).where(STORE.c.key == key)
-        )
-        return int(result.scalar_one())
+    """Rows under ``key``, counted through the store's own runner: on a
+    one-connection engine a connection of the test's own would be the
+    sweeper's, mid-transaction."""
+
+    def count() -> Plan[int]:
+        statement = select(func.count()).select_from(STORE).where(STORE.c.key == key)
+        return int((yield Execute(statement)).scalar_one())
+
+    return await store._arun(Job(count, read_only=True))

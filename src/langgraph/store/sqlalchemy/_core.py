@@ -21,7 +21,6 @@ from langgraph.store.base import (
     ListNamespacesOp,
     Op,
     PutOp,
-    Result,
     SearchOp,
     TTLConfig,
 )
@@ -42,6 +41,7 @@ from langgraph.checkpoint.sqlalchemy.repository.store import jobs
 from langgraph.checkpoint.sqlalchemy.repository.store.items import prefix_of
 from langgraph.checkpoint.sqlalchemy.repository.store.plans import (
     ORDERING_OPERATORS,
+    Outcome,
     Requests,
     filter_terms,
 )
@@ -105,29 +105,27 @@ class StoreCore:
 
     # -- jobs --------------------------------------------------------------
 
-    def _batch_job(self, ops: Iterable[Op]) -> Job[list[Result]]:
+    def _batch_job(self, ops: Iterable[Op]) -> Job[Outcome]:
         """The job of a batch, its texts embedded first (with the model's
         sync methods), outside the transaction."""
         requests, work = self._requests(ops)
         return self._embedded_job(requests, self._embed(work))
 
-    async def _abatch_job(self, ops: Iterable[Op]) -> Job[list[Result]]:
+    async def _abatch_job(self, ops: Iterable[Op]) -> Job[Outcome]:
         """:meth:`_batch_job`, embedding with the model's async methods."""
         requests, work = self._requests(ops)
         return self._embedded_job(requests, await self._aembed(work))
 
     def _embedded_job(
         self, requests: Requests, work: EmbeddingWork | None
-    ) -> Job[list[Result]]:
+    ) -> Job[Outcome]:
         """The job of a batch whose texts and queries ``work`` has embedded."""
-        return jobs.batch_job(
-            self._ops,
-            requests,
-            self._now(),
-            self._vectors,
-            work,
-            refresh_ttl=self.ttl_config is not None,
-        )
+        return jobs.batch_job(self._ops, requests, self._now(), self._vectors, work)
+
+    @staticmethod
+    def _refresh_job(outcome: Outcome) -> Job[None] | None:
+        """The TTL refresh a read-only batch left owing, as its own job."""
+        return jobs.refresh_job(outcome.refresh) if outcome.refresh else None
 
     def _own_engine(self, driver: str) -> None:
         """The store made its engine (``from_url``), with ``driver``."""

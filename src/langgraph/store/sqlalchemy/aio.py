@@ -132,7 +132,10 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in one transaction; see
         [`SQLAlchemyStore.batch`][langgraph.store.sqlalchemy.SQLAlchemyStore.batch]."""
-        return await self._arun(await self._abatch_job(ops))
+        outcome = await self._arun(await self._abatch_job(ops))
+        if (owed := self._refresh_job(outcome)) is not None:
+            await self._arun(owed)
+        return outcome.results
 
     async def asweep_ttl(self, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:
         """Delete the expired items; see

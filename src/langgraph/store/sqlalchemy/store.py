@@ -156,7 +156,10 @@ class SQLAlchemyStore(StoreCore, BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in one transaction; their results, in order.
 
-        Reads see the store as it was before the batch; puts apply last.
+        Reads see the store as it was before the batch; puts apply last. A
+        batch without puts reads without a writer's lock, and the TTL refresh
+        of what it read (if any item carries a TTL) follows in a transaction
+        of its own.
 
         Raises:
             TypeError, ValueError (``InvalidNamespaceError`` among them): an
@@ -164,7 +167,10 @@ class SQLAlchemyStore(StoreCore, BaseStore):
             sqlalchemy.exc.DBAPIError: the database's error, once the retry
                 rule gives up.
         """
-        return self._run(self._batch_job(ops))
+        outcome = self._run(self._batch_job(ops))
+        if (owed := self._refresh_job(outcome)) is not None:
+            self._run(owed)
+        return outcome.results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """``batch`` in a worker thread, so the event loop never blocks."""

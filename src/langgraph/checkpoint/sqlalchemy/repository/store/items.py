@@ -46,9 +46,9 @@ def namespace_of(prefix: str) -> tuple[str, ...]:
     return tuple(prefix.split("."))
 
 
-def alive(now: datetime) -> ColumnElement[bool]:
-    """Items not expired at ``now``: an expired item is never returned, swept
-    or not."""
+def alive(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """Items not expired at ``now`` (a moment, or a parameter that will hold
+    one): an expired item is never returned, swept or not."""
     return or_(S.expires_at.is_(None), S.expires_at > now)
 
 

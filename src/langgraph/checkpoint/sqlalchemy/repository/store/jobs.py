@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-from langgraph.store.base import Result
+from typing import Any
 
 from langgraph.checkpoint.sqlalchemy import migrate
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
@@ -17,7 +16,7 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import (
     VectorIndex,
 )
 
-__all__ = ["batch_job", "expiry_sweep", "setup_job"]
+__all__ = ["batch_job", "expiry_sweep", "refresh_job", "setup_job"]
 
 
 def batch_job(
@@ -26,33 +25,40 @@ def batch_job(
     now: datetime,
     vectors: VectorIndex | None = None,
     work: EmbeddingWork | None = None,
-    *,
-    refresh_ttl: bool = True,
-) -> Job[list[Result]]:
-    """One batch in one transaction; a batch that only reads, and refreshes
-    no TTL, takes a reader's transaction. A batch of one vector search whose
-    index needs nothing before it in its transaction autocommits: one round
-    trip. Unless ``refresh_ttl`` is False (a store without a TTL
-    configuration, whose items rarely carry one), a search that refreshes
-    TTLs keeps its transaction."""
+) -> Job[plans.Outcome]:
+    """One batch in one transaction. A batch that only reads takes a
+    reader's transaction, or none when it is one statement (a vector search
+    is, where its index needs nothing before it in the transaction); so does
+    a lone put that is one statement. The refresh a reading batch owes is
+    :func:`refresh_job`'s."""
+    reads_only = not requests.puts
     return Job(
         lambda: plans.batch(ops, requests, now, vectors, work),
-        read_only=not requests.writes,
-        autocommit=_one_vector_search(requests, vectors, refresh_ttl),
+        read_only=reads_only,
+        autocommit=_one_statement(ops, requests, vectors),
     )
 
 
-def _one_vector_search(
-    requests: plans.Requests, vectors: VectorIndex | None, refresh_ttl: bool
+def refresh_job(owed: list[dict[str, Any]]) -> Job[None]:
+    """The TTL refresh a read-only batch owed (``plans.Outcome.refresh``):
+    one statement, so atomic by itself when it is one item."""
+    return Job(lambda: plans.refresh(owed), autocommit=len(owed) == 1)
+
+
+def _one_statement(
+    ops: DialectOps, requests: plans.Requests, vectors: VectorIndex | None
 ) -> bool:
-    if vectors is None or not vectors.ops.one_statement_search:
-        return False
-    if requests.gets or requests.listings or requests.puts:
-        return False
-    if len(requests.searches) != 1:
-        return False
-    search = requests.searches[0][1]
-    return bool(search.query) and not (refresh_ttl and search.refresh_ttl)
+    if vectors is not None:
+        if requests.puts:
+            return False  # a put writes its vectors too
+        if any(op.query for _, op in requests.searches):
+            return (
+                len(requests.searches) == 1
+                and not requests.gets
+                and not requests.listings
+                and vectors.ops.one_statement_search
+            )
+    return requests.one_statement(ops)
 
 
 def expiry_sweep(

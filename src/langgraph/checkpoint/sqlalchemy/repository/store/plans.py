@@ -5,6 +5,13 @@ As LangGraph's own stores do, the reads of a batch (``GetOp``, ``SearchOp``,
 writes (``PutOp``) are applied last, the last write of a key winning.
 The operations arrive validated (``langgraph.store.sqlalchemy._core``).
 
+A batch that only reads runs as a reader (one autocommitted statement when
+it is one statement), and the TTL refresh of what it read, if any, follows in
+a transaction of its own (:func:`refresh`): most items carry no TTL, and a
+read should not take a writer's lock (SQLite's ``BEGIN IMMEDIATE``) on the
+chance that one does. The refresh is guarded, so it never revives an item
+that expired, or was written again, in between.
+
 Where vector search plugs in: :func:`put_items` is where the rows of a
 put are written (vector rows for the same items belong right after the
 upsert, in the same transaction), and :func:`search_statement` is the one
@@ -31,7 +38,10 @@ from langgraph.store.base import (
 )
 
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
-from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import chunks
+from langgraph.checkpoint.sqlalchemy.repository.checkpoints.tables import (
+    IN_CHUNK,
+    chunks,
+)
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Plan
 from langgraph.checkpoint.sqlalchemy.repository.store.items import (
     COLUMNS,
@@ -62,11 +72,13 @@ from sqlalchemy import (
 
 __all__ = [
     "ORDERING_OPERATORS",
+    "Outcome",
     "Requests",
     "batch",
     "filter_terms",
     "namespaces_statement",
     "put_items",
+    "refresh",
     "search_conditions",
     "search_statement",
     "ttl_minutes",
@@ -78,8 +90,20 @@ OPERATORS = ("$eq", "$ne", *ORDERING_OPERATORS)
 _REPLACED = ("value", "updated_at", "expires_at", "ttl_minutes")
 _REFRESH = (
     update(STORE)
-    .where(S.prefix == bindparam("r_prefix"), S.key == bindparam("r_key"))
+    .where(
+        S.prefix == bindparam("r_prefix"),
+        S.key == bindparam("r_key"),
+        S.ttl_minutes == bindparam("r_minutes"),
+        alive(bindparam("r_now")),
+    )
     .values(expires_at=bindparam("r_expires_at"))
+)
+# The one statement of most gets: built once, so the runtime runs it compiled
+# (``Execute.hot``).
+_GET_ONE = select(*COLUMNS).where(
+    S.prefix == bindparam("g_prefix"),
+    S.key == bindparam("g_key"),
+    alive(bindparam("g_now")),
 )
 
 
@@ -93,14 +117,30 @@ class Requests:
     puts: Sequence[PutOp] = ()
     size: int = 0
 
-    @property
-    def writes(self) -> bool:
-        """Whether the batch may write: a put, or a read that refreshes TTLs."""
-        return (
-            bool(self.puts)
-            or any(op.refresh_ttl for _, op in self.gets)
-            or any(op.refresh_ttl for _, op in self.searches)
-        )
+    def one_statement(self, ops: DialectOps) -> bool:
+        """Whether the batch, vector searches aside, is exactly one statement,
+        atomic by itself: a get (or gets of one namespace, few enough for one
+        ``IN`` list), a search, a listing, or a single put of a dialect with
+        a native upsert (or a delete)."""
+        reads = len(self.searches) + len(self.listings)
+        if self.gets:
+            prefixes = {op.namespace for _, op in self.gets}
+            keys = {op.key for _, op in self.gets}
+            reads += 1 if len(prefixes) == 1 and len(keys) <= IN_CHUNK else 2
+        if not self.puts:
+            return reads == 1
+        if reads or len({(op.namespace, op.key) for op in self.puts}) != 1:
+            return False
+        return ops.native_upsert or self.puts[-1].value is None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A batch's results, and the TTL refresh its reads still owe (a
+    read-only batch leaves it to :func:`refresh`, in its own transaction)."""
+
+    results: list[Result]
+    refresh: list[dict[str, Any]]
 
 
 def filter_terms(filter: Mapping[str, Any] | None) -> Iterator[tuple[str, str, Any]]:
@@ -132,13 +172,15 @@ def batch(
     now: datetime,
     vectors: VectorIndex | None = None,
     work: EmbeddingWork | None = None,
-) -> Plan[list[Result]]:
+) -> Plan[Outcome]:
     """Run ``requests`` at the moment ``now``; their results, in batch order.
+    A batch with puts refreshes the TTLs of what it read itself; one without
+    returns the refresh it owes.
 
     With a vector index, ``work`` holds the embeddings of the batch's texts
     and queries, computed before the transaction."""
     results: list[Result] = [None] * requests.size
-    refresh: dict[tuple[str, str], int] = {}
+    stale: dict[tuple[str, str], int] = {}
 
     by_prefix: dict[str, list[tuple[int, GetOp]]] = defaultdict(list)
     for i, op in requests.gets:
@@ -146,7 +188,12 @@ def batch(
     for prefix, entries in by_prefix.items():
         keys = list(dict.fromkeys(op.key for _, op in entries))
         found: dict[str, Any] = {}
-        for part in chunks(keys):
+        if len(keys) == 1:
+            one = {"g_prefix": prefix, "g_key": keys[0], "g_now": now}
+            found.update(
+                (row.key, row) for row in (yield Execute(_GET_ONE, one, hot=True))
+            )
+        for part in chunks(keys) if len(keys) > 1 else ():
             statement = select(*COLUMNS).where(
                 S.prefix == prefix, S.key.in_(part), alive(now)
             )
@@ -156,7 +203,7 @@ def batch(
             if row is not None:
                 results[i] = to_item(row)
                 if op.refresh_ttl and row.ttl_minutes is not None:
-                    refresh[(prefix, row.key)] = row.ttl_minutes
+                    stale[(prefix, row.key)] = row.ttl_minutes
 
     for i, search in requests.searches:
         if search.query and vectors is not None and work is not None:
@@ -170,28 +217,37 @@ def batch(
         if search.refresh_ttl:
             for row in rows:
                 if row.ttl_minutes is not None:
-                    refresh[(row.prefix, row.key)] = row.ttl_minutes
+                    stale[(row.prefix, row.key)] = row.ttl_minutes
 
     for i, listing in requests.listings:
         prefixes = (yield Execute(namespaces_statement(listing, now))).scalars()
         results[i] = list_namespaces(prefixes, listing)
 
-    if refresh:
-        yield Execute(
-            _REFRESH,
-            [
-                {
-                    "r_prefix": prefix,
-                    "r_key": key,
-                    "r_expires_at": now + timedelta(minutes=minutes),
-                }
-                for (prefix, key), minutes in refresh.items()
-            ],
-        )
+    owed = [
+        {
+            "r_prefix": prefix,
+            "r_key": key,
+            "r_minutes": minutes,
+            "r_now": now,
+            "r_expires_at": now + timedelta(minutes=minutes),
+        }
+        for (prefix, key), minutes in stale.items()
+    ]
+    if not requests.puts:
+        return Outcome(results, owed)
+    yield from refresh(owed)
     yield from put_items(ops, requests.puts, now)
-    if vectors is not None and work is not None and requests.puts:
+    if vectors is not None and work is not None:
         yield from vectors.write(requests.puts, work)
-    return results
+    return Outcome(results, [])
+
+
+def refresh(owed: list[dict[str, Any]]) -> Plan[None]:
+    """Push the expiry of the items read (``owed``, from :func:`batch`)."""
+    if len(owed) == 1:
+        yield Execute(_REFRESH, owed[0], hot=True)
+    elif owed:
+        yield Execute(_REFRESH, owed)
 
 
 def put_items(ops: DialectOps, puts: Sequence[PutOp], now: datetime) -> Plan[None]:
@@ -225,7 +281,10 @@ def put_items(ops: DialectOps, puts: Sequence[PutOp], now: datetime) -> Plan[Non
         return
     if ops.native_upsert:
         statement = ops.insert_statement(STORE, _REPLACED)
-        yield Execute(statement, rows[0] if len(rows) == 1 else rows)
+        if len(rows) == 1:
+            yield Execute(statement, rows[0], hot=True)
+        else:
+            yield Execute(statement, rows)
         return
     # Portable: update in place (keeping created_at), insert what was not there.
     for row in rows:
