@@ -220,7 +220,7 @@ def test_host_app_migrations_example(example_db: str) -> None:
             # One row per branch: host0001 (its depends_on brought lgcp0001
             # first) and the heads of our two branches.
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001", "lgcp0003", "lgst0001"}
+            assert heads == {"host0001", "lgcp0003", "lgst0002"}
             conn.execute(sa.text("INSERT INTO users (name) VALUES ('ada')"))
             conn.commit()
         # Our saver works there as it is, with no setup().

@@ -141,7 +141,7 @@ def test_command_line_forms(backend: Backend) -> None:
         # "head", as deploy scripts said before the store's branch: both.
         _cli("-m", module, "-x", f"url={url}", "upgrade", "head")
         current = _cli("-m", module, "-x", f"url={url}", "current")
-        assert HEAD in current and "lgst0001" in current
+        assert HEAD in current and "lgst0002" in current
         assert "lgcp0001" in _cli("-m", module, "history")
         # The checkout's alembic/ folder and an environment variable.
         out = _cli(
@@ -307,7 +307,7 @@ def test_host_app_embeds_our_history(tmp_path: Path) -> None:
             # top of the lgcp0001 that host0001's depends_on names; the
             # store's lgst0001).
             heads = set(MigrationContext.configure(conn).get_current_heads())
-            assert heads == {"host0001", HEAD, "lgst0001"}
+            assert heads == {"host0001", HEAD, "lgst0002"}
             sys.path.insert(0, str(HOST_APP))
             try:
                 from host_models import host_metadata
@@ -424,7 +424,7 @@ def test_each_setup_upgrades_its_own_branch(tmp_path: Path) -> None:
     with SQLAlchemyStore.from_url(url) as store:
         store.setup()
         with store.bind.connect() as conn:  # type: ignore[union-attr]
-            assert migrate.current_heads(conn) == {"lgst0001"}
+            assert migrate.current_heads(conn) == {"lgst0002"}
             assert set(sa.inspect(conn).get_table_names()) == STORE_TABLES | {
                 migrate.VERSION_TABLE
             }
@@ -432,7 +432,7 @@ def test_each_setup_upgrades_its_own_branch(tmp_path: Path) -> None:
         saver.setup()
         assert _tables(saver) == OUR_TABLES | STORE_TABLES | {migrate.VERSION_TABLE}
         with saver.bind.connect() as conn:  # type: ignore[union-attr]
-            assert migrate.current_heads(conn) == {HEAD, "lgst0001"}
+            assert migrate.current_heads(conn) == {HEAD, "lgst0002"}
     other = f"sqlite:///{tmp_path / 'saver-only.db'}"
     with SQLAlchemySaver.from_url(other) as saver:
         saver.setup()
@@ -457,7 +457,7 @@ def test_store_setup_is_cheap_at_head(backend: Backend) -> None:
             s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER"))
         ]
         with store.bind.connect() as conn:  # type: ignore[union-attr]
-            assert "lgst0001" in migrate.current_heads(conn)
+            assert "lgst0002" in migrate.current_heads(conn)
     finally:
         store.close()
 

@@ -423,3 +423,49 @@ def test_schema_keeps_the_table_apart(postgres_url: str) -> None:
         inside.put(("s",), "k", {"v": 1})
         assert inside.get(("s",), "k") is not None
         assert outside.get(("s",), "k") is None
+
+
+def test_equality_filters_use_the_value_index(postgres_url: str) -> None:
+    """On PostgreSQL a scalar equality filter is also JSONB containment,
+    which the GIN index (``store_value_path_idx``) answers; the results stay
+    those of equality (``{"tags": ["a"]}`` contains but is not ``["a", "b"]``)."""
+    import uuid
+
+    from sqlalchemy import event
+
+    from servers.postgres import drop_database, fresh_database
+
+    name = f"gin_{uuid.uuid4().hex[:10]}"
+    url = fresh_database(postgres_url, name)
+    try:
+        with SQLAlchemyStore.from_url(url) as store:
+            store.setup()
+            store.batch(
+                [
+                    PutOp(("f", str(i % 10)), f"k{i}", {"kind": f"k{i % 50}", "n": i})
+                    for i in range(500)
+                ]
+            )
+            store.put(("f",), "tags", {"kind": "t", "tags": ["a", "b"]})
+            sent: list[tuple[str, Any]] = []
+
+            @event.listens_for(store.bind, "before_cursor_execute")
+            def capture(*args: Any) -> None:
+                sent.append((args[2], args[3]))
+
+            found = store.search(("f",), filter={"kind": "k7", "n": 57}, limit=50)
+            assert [item.key for item in found] == ["k57"]
+            assert store.search(("f",), filter={"tags": ["a"]}) == []
+            assert [
+                i.key for i in store.search(("f",), filter={"tags": ["a", "b"]})
+            ] == ["tags"]
+            statement, params = next(s for s in sent if "@>" in s[0])
+            with store.bind.connect() as conn:  # type: ignore[union-attr]
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                # Whether the index *can* serve the filter, at any table size.
+                cursor.execute("SET enable_seqscan = off")
+                cursor.execute("EXPLAIN " + statement, params)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "store_value_path_idx" in plan, plan
+    finally:
+        drop_database(postgres_url, name)

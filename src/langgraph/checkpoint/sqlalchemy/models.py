@@ -198,6 +198,15 @@ class StoreRecord(Base):
             postgresql_ops={"prefix": "text_pattern_ops"},
             info={ONLY_ON_DIALECTS: ("postgresql",)},
         ).ddl_if(dialect="postgresql"),
+        # Equality filters as JSONB containment (@>) on PostgreSQL (lgst0002).
+        Index(
+            "store_value_path_idx",
+            "value",
+            postgresql_using="gin",
+            postgresql_ops={"value": "jsonb_path_ops"},
+            postgresql_with={"fastupdate": "off"},
+            info={ONLY_ON_DIALECTS: ("postgresql",)},
+        ).ddl_if(dialect="postgresql"),
         # Expired items are found by the sweeper through this index; only
         # items with a TTL are in it where the database has partial indexes.
         Index(

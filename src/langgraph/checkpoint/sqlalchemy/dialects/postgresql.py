@@ -46,6 +46,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    and_,
     bindparam,
     case,
     cast,
@@ -160,16 +161,23 @@ class PostgreSQLOps(DialectOps):
         self, column: ColumnElement[Any], key: str, operator: str, value: Any
     ) -> ColumnElement[bool]:
         """JSONB: ``value -> key`` against the value as ``jsonb`` (equality
-        as JSONB's, numbers by value); ordering on ``->>`` cast to
+        as JSONB's, numbers by value; a scalar's also as containment, for
+        the GIN index); ordering on ``->>`` cast to
         ``numeric``, or compared as text in the ``C`` collation (code point
         order), each only where ``jsonb_typeof`` says the field is of that
         kind (a ``CASE``, so no cast ever meets another type)."""
         field = column.op("->")(bindparam(None, key, type_=Text))
         if operator in ("$eq", "$ne"):
             equal = field == bindparam(None, value, type_=postgresql.JSONB)
-            if operator == "$eq":
-                return equal
-            return or_(field.is_(None), ~equal)
+            if operator == "$ne":
+                return or_(field.is_(None), ~equal)
+            if isinstance(value, (dict, list)):
+                return equal  # containment would also match a part of it
+            # For a scalar, containment says the same as equality and the
+            # GIN index (store_value_path_idx) answers it: both, so the index
+            # finds the candidates and equality stays the rule.
+            whole = bindparam(None, {key: value}, type_=postgresql.JSONB)
+            return and_(column.op("@>")(whole), equal)
         text_ = column.op("->>", return_type=Text)(bindparam(None, key, type_=Text))
         typed: ColumnElement[Any]
         if isinstance(value, str):
