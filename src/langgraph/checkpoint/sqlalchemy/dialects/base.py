@@ -159,6 +159,15 @@ class DialectOps:
     #: below what a Python value can reach (checked before a store's put).
     json_depth_limit: ClassVar[int | None] = None
 
+    @property
+    def forced_portable(self) -> bool:
+        """Whether ``force_portable`` turned this database's own paths off,
+        so that it takes an unknown dialect's (to test those on SQLite)."""
+        return (self.native_upsert, self.json_tables) != (
+            self.has_native_upsert,
+            self.has_json_tables,
+        )
+
     # -- how many statements an operation takes ------------------------------
 
     @property

@@ -73,6 +73,10 @@ class SQLiteOps(DialectOps):
         and the ``rowid`` (the last column of every index) breaks ties in
         the order so that both pick the same rows. Deleting by a list of
         keys instead cost five times as much (docs/performance.md)."""
+        if self.forced_portable:
+            return (
+                yield from super().delete_oldest(table, oldest, still_due, dependents)
+            )
         oldest = oldest.order_by(_ROWID)
         keys = oldest.selected_columns
         for dependent in dependents:
