@@ -155,6 +155,11 @@ class DialectOps:
     #: (PostgreSQL; MySQL 8 and MariaDB 10.6 on). Without it (SQLite, one
     #: writer at a time) a sweep batch is one writing transaction.
     skip_locked: ClassVar[bool] = False
+    #: Whether :meth:`delete_oldest` is one statement, atomic by itself, so
+    #: that a sweep batch needs no BEGIN/COMMIT around it (PostgreSQL).
+    #: Not SQLite's: a write that reads first, outside ``BEGIN IMMEDIATE``,
+    #: fails at once when another writer got in between, instead of waiting.
+    sweeps_in_one_statement: ClassVar[bool] = False
     #: How deeply a JSON document may nest, where the database has a limit
     #: below what a Python value can reach (checked before a store's put).
     json_depth_limit: ClassVar[int | None] = None

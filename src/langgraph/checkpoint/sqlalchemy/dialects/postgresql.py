@@ -99,6 +99,7 @@ class PostgreSQLOps(DialectOps):
     has_json_tables = True
     bounded_keys = False
     skip_locked = True
+    sweeps_in_one_statement = True
     default_drivers = ("psycopg", "psycopg")
     async_twins: ClassVar[Mapping[str, str]] = {"psycopg2": "psycopg"}
     sync_twins: ClassVar[Mapping[str, str]] = {
