@@ -70,9 +70,10 @@ class SQLiteOps(DialectOps):
     ) -> Generator[Step, Any, tuple[int, int]]:
         """The picked rows are a subquery of each delete, the dependents'
         first: one writer at a time, so nothing changes between the two,
-        and the ``rowid`` (the last column of every index) breaks ties in
-        the order so that both pick the same rows. Deleting by a list of
-        keys instead cost five times as much (docs/performance.md)."""
+        and ordering by ``rowid`` after the given order makes both pick the
+        same rows among equal expiries (an index ends with the rowid, so
+        this costs no sort). Deleting by a list of keys instead cost five
+        times as much (docs/performance.md)."""
         if self.forced_portable:
             return (
                 yield from super().delete_oldest(table, oldest, still_due, dependents)
