@@ -192,6 +192,39 @@ def test_parallel_sweepers_delete_each_item_once_beside_a_writer(
                 s.close()
 
 
+def test_swept_items_leave_no_vectors_on_every_backend(backend: Backend) -> None:
+    """A vector index loses the vectors of swept items, batch by batch, and
+    keeps those of the others: the exact index's table, which the store
+    clears itself where the database does not cascade (and on MariaDB, where
+    the exact index's key is too long, the MySQL index's)."""
+    index = {"dims": 2, "embed": lambda texts: [[1.0, len(t)] for t in texts]}
+    with backend.store() as plain:
+        # From the backend's engine, so that sqlite-memory is one database.
+        store = SQLAlchemyStore(
+            plain.bind,  # type: ignore[arg-type]
+            index=index,  # type: ignore[arg-type]
+            force_exact=backend.database != "mariadb",
+            force_portable=backend.force_portable,
+        )
+        store.setup()
+        assert store._vectors is not None
+        vectors = store._vectors.table
+        try:
+            store.batch(
+                [PutOp(("gone",), f"k{i}", {"text": "x" * i}, ttl=10) for i in range(7)]
+                + [PutOp(("kept",), f"k{i}", {"text": "y"}, ttl=10) for i in range(2)]
+                + [PutOp(("kept",), "forever", {"text": "z"})]
+            )
+            _expire(store, "gone")
+            assert store.sweep_ttl(batch_size=3) == 7
+            with store.bind.connect() as conn:  # type: ignore[union-attr]
+                left = conn.execute(select(vectors.c.prefix, vectors.c.key)).all()
+            assert sorted(left) == [("kept", "forever"), ("kept", "k0"), ("kept", "k1")]
+        finally:
+            with store.bind.begin() as conn:  # type: ignore[union-attr]
+                vectors.drop(conn)
+
+
 @pytest.fixture(params=["postgres", "mariadb"])
 def locking_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Backend:
     from conftest import make_backend

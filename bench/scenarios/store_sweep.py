@@ -6,8 +6,9 @@ through each store's own ``batch``, waits until they have all expired (over a
 second: the official SQLite store compares with ``CURRENT_TIMESTAMP``, whole
 seconds), and times one ``sweep_ttl()``, which must delete every one of them.
 Ours deletes in batches of 1,000, a transaction each (no lock is held longer
-than a batch); the official stores delete all in one statement. The load is
-not timed.
+than a batch): on PostgreSQL one statement per batch, on SQLite one delete
+per transaction; the official stores delete all in one statement. The load
+is not timed.
 """
 
 from __future__ import annotations

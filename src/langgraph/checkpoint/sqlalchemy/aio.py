@@ -338,7 +338,8 @@ class AsyncSQLAlchemySaver(SaverCore):
         """
         sweep = self._ttl_sweep(strategy, batch_size)
         while (job := sweep.next_job()) is not None:
-            await asyncio.sleep(sweep.pause)
+            if sweep.pause:
+                await asyncio.sleep(sweep.pause)
             sweep.advance(await self._arun(job))
         return sweep.removed
 

@@ -528,7 +528,8 @@ class SQLAlchemySaver(SaverCore):
         """
         sweep = self._ttl_sweep(strategy, batch_size)
         while (job := sweep.next_job()) is not None:
-            time.sleep(sweep.pause)
+            if sweep.pause:
+                time.sleep(sweep.pause)
             sweep.advance(self._run(job))
         return sweep.removed
 

@@ -142,7 +142,8 @@ class AsyncSQLAlchemyStore(StoreCore, AsyncBatchedBaseStore):
         [`SQLAlchemyStore.sweep_ttl`][langgraph.store.sqlalchemy.SQLAlchemyStore.sweep_ttl]."""
         sweep = self._sweep(batch_size)
         while (job := sweep.next_job()) is not None:
-            await asyncio.sleep(sweep.pause)
+            if sweep.pause:
+                await asyncio.sleep(sweep.pause)
             sweep.advance(await self._arun(job))
         return sweep.removed
 

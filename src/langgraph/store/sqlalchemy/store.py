@@ -191,7 +191,8 @@ class SQLAlchemyStore(StoreCore, BaseStore):
         """
         sweep = self._sweep(batch_size)
         while (job := sweep.next_job()) is not None:
-            time.sleep(sweep.pause)
+            if sweep.pause:
+                time.sleep(sweep.pause)
             sweep.advance(self._run(job))
         return sweep.removed
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     Table,
     and_,
     bindparam,
@@ -154,9 +155,23 @@ class DialectOps:
     #: (PostgreSQL; MySQL 8 and MariaDB 10.6 on). Without it (SQLite, one
     #: writer at a time) a sweep batch is one writing transaction.
     skip_locked: ClassVar[bool] = False
+    #: Whether :meth:`delete_oldest` is one statement, atomic by itself, so
+    #: that a sweep batch needs no BEGIN/COMMIT around it (PostgreSQL).
+    #: Not SQLite's: a write that reads first, outside ``BEGIN IMMEDIATE``,
+    #: fails at once when another writer got in between, instead of waiting.
+    sweeps_in_one_statement: ClassVar[bool] = False
     #: How deeply a JSON document may nest, where the database has a limit
     #: below what a Python value can reach (checked before a store's put).
     json_depth_limit: ClassVar[int | None] = None
+
+    @property
+    def forced_portable(self) -> bool:
+        """Whether ``force_portable`` turned this database's own paths off,
+        so that it takes an unknown dialect's (to test those on SQLite)."""
+        return (self.native_upsert, self.json_tables) != (
+            self.has_native_upsert,
+            self.has_json_tables,
+        )
 
     # -- how many statements an operation takes ------------------------------
 
@@ -311,6 +326,46 @@ class DialectOps:
             if key not in present:
                 missing.setdefault(key, row)
         return list(missing.values())
+
+    # -- TTL sweeps ------------------------------------------------------------
+
+    def delete_oldest(
+        self,
+        table: Table,
+        oldest: Select[Any],
+        still_due: ColumnElement[bool],
+        dependents: Sequence[Table] = (),
+    ) -> Generator[Step, Any, tuple[int, int]]:
+        """One batch of a TTL sweep, in the caller's transaction: delete the
+        rows of ``table`` that ``oldest`` picks (a select of its key columns,
+        ordered and limited) and for which ``still_due`` holds when they are
+        deleted, with their rows in ``dependents`` (tables with the same key
+        column names that the database does not clear by cascade). Returns
+        how many rows it picked and how many it deleted.
+
+        Where ``skip_locked``, the picked rows are locked and rows another
+        transaction holds are skipped, so that sweepers never block on each
+        other nor delete a row twice. Portable: the keys are picked, then
+        deleted by list, then the dependents' rows whose parent is gone."""
+        if self.skip_locked:
+            oldest = oldest.with_for_update(skip_locked=True)
+        keys = [tuple(row) for row in (yield Execute(oldest))]
+        if not keys:
+            return 0, 0
+        names = [c.name for c in oldest.selected_columns]
+        deleted = yield Execute(
+            delete(table).where(
+                tuple_(*(table.c[n] for n in names)).in_(keys), still_due
+            )
+        )
+        for dependent in dependents:
+            yield Execute(
+                delete(dependent).where(
+                    tuple_(*(dependent.c[n] for n in names)).in_(keys),
+                    ~exists().where(same_key(table, dependent, names)),
+                )
+            )
+        return len(keys), max(deleted.rowcount, 0)
 
     # -- metadata ----------------------------------------------------------
 
@@ -510,6 +565,11 @@ def compare(left: ColumnElement[Any], operator: str, value: Any) -> ColumnElemen
     else:
         raise ValueError(f"not an ordering operator: {operator!r}")
     return result
+
+
+def same_key(table: Table, other: Any, names: Sequence[str]) -> ColumnElement[bool]:
+    """``table``'s row and ``other``'s (a table or a CTE) have the same key."""
+    return and_(*(table.c[n] == other.c[n] for n in names))
 
 
 def key_names(table: Table) -> list[str]:

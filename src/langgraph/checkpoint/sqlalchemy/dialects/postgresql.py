@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from langgraph.checkpoint.sqlalchemy._validate import (
@@ -37,20 +37,24 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     key_names,
     on_conflict,
     register,
+    same_key,
 )
-from langgraph.checkpoint.sqlalchemy.repository.plan import Execute
+from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Numeric,
+    Select,
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     case,
     cast,
     collate,
+    delete,
     event,
     func,
     literal,
@@ -83,6 +87,8 @@ _PREPARED_SQLSTATES = frozenset({"26000", "42P05"})
 PREPARE_OFF = 'connect_args={"prepare_threshold": None}'
 
 _begin = begin_listener("BEGIN")
+# A row version's place in its table: see PostgreSQLOps.delete_oldest.
+_CTID: ColumnElement[Any] = literal_column("ctid")
 # Engines from_url made (tune_engine): their connections turn preparing off
 # behind a pooler themselves, or the caller chose a prepare_threshold.
 _tuned: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -94,6 +100,7 @@ class PostgreSQLOps(DialectOps):
     has_json_tables = True
     bounded_keys = False
     skip_locked = True
+    sweeps_in_one_statement = True
     default_drivers = ("psycopg", "psycopg")
     async_twins: ClassVar[Mapping[str, str]] = {"psycopg2": "psycopg"}
     sync_twins: ClassVar[Mapping[str, str]] = {
@@ -186,6 +193,33 @@ class PostgreSQLOps(DialectOps):
             kind, typed = "number", cast(text_, Numeric)
         typed_or_null = case((func.jsonb_typeof(field) == kind, typed), else_=null())
         return compare(typed_or_null, operator, value)
+
+    def delete_oldest(
+        self,
+        table: Table,
+        oldest: Select[Any],
+        still_due: ColumnElement[bool],
+        dependents: Sequence[Table] = (),
+    ) -> Generator[Step, Any, tuple[int, int]]:
+        """One statement: the picked rows, locked (``SKIP LOCKED``), are a
+        CTE, evaluated once; the delete finds them by their ``ctid`` (the
+        version it locked, which nobody else can change until the batch
+        commits), a TID scan whatever the planner knows of the table. A
+        join on the key became a hash join over every expired row when the
+        table had no statistics yet, and deleting by a list of keys cost
+        ten times as much (docs/performance.md). Each dependent's rows go
+        in a writable CTE joined on the key."""
+        names = [c.name for c in oldest.selected_columns]
+        picked = (
+            oldest.add_columns(_CTID).with_for_update(skip_locked=True).cte("picked")
+        )
+        tids = func.array(select(picked.c.ctid).scalar_subquery())
+        statement = delete(table).where(any_(tids) == _CTID, still_due)
+        for i, dependent in enumerate(dependents):
+            gone = delete(dependent).where(same_key(dependent, picked, names))
+            statement = statement.add_cte(gone.cte(f"dependent_{i}"))
+        deleted = max((yield Execute(statement)).rowcount, 0)
+        return deleted, deleted
 
     def setup_lock(self) -> tuple[Executable, Executable | None]:
         # Transaction-scoped: no release needed.

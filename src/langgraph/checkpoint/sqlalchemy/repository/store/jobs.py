@@ -66,7 +66,12 @@ def expiry_sweep(
 ) -> BatchedSweep:
     """The sweep of the items expired at ``now``, ``size`` per transaction
     (see ``sweep``); its ``removed`` counts the items deleted."""
-    return BatchedSweep(lambda: Job(lambda: sweep.sweep_batch(ops, now, size, vectors)))
+    return BatchedSweep(
+        lambda: Job(
+            lambda: sweep.sweep_batch(ops, now, size, vectors),
+            autocommit=ops.sweeps_in_one_statement,
+        )
+    )
 
 
 def setup_job(

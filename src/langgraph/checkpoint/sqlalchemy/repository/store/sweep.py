@@ -9,8 +9,9 @@ no sweeper blocks on another's batch, and a writer waits at most for one batch, 
 only when it writes an item being swept. Without it (SQLite) the database
 takes one writer at a time, so a batch is simply one writing transaction.
 The delete checks the expiry again: an item refreshed since it was picked
-stays. A batch that picks nothing is not the end of the sweep by itself
-(``repository.expiry_sweep``).
+stays. How a batch's statements are shaped is the database's
+(``DialectOps.delete_oldest``). A batch that picks nothing is not the end
+of the sweep by itself (``repository.expiry_sweep``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from datetime import datetime
 
 from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.repository.expiry_sweep import Batch, remaining
-from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Plan
+from langgraph.checkpoint.sqlalchemy.repository.plan import Plan
 from langgraph.checkpoint.sqlalchemy.repository.store.items import STORE, S
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.index import VectorIndex
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import select
 
 __all__ = ["sweep_batch"]
 
@@ -33,15 +34,13 @@ def sweep_batch(
     """One batch: the items it picked, and how many it deleted (fewer where
     an item was refreshed meanwhile)."""
     expired = select(S.prefix, S.key).where(S.expires_at < now)
-    picked = expired.order_by(S.expires_at).limit(size)
-    if ops.skip_locked:
-        picked = picked.with_for_update(skip_locked=True)
-    keys = [tuple(row) for row in (yield Execute(picked))]
-    if not keys:
-        return Batch(0, 0, unclaimed=(yield from remaining(expired)))
-    deleted = yield Execute(
-        delete(STORE).where(tuple_(S.prefix, S.key).in_(keys), S.expires_at < now)
+    oldest = expired.order_by(S.expires_at).limit(size)
+    # Vectors go with their item: by the foreign key's cascade where the
+    # database enforces it, else deleted along in the batch.
+    dependents = [] if vectors is None or vectors.ops.cascades else [vectors.table]
+    claimed, deleted = yield from ops.delete_oldest(
+        STORE, oldest, S.expires_at < now, dependents
     )
-    if vectors is not None:
-        yield from vectors.forget_deleted(keys)
-    return Batch(len(keys), max(deleted.rowcount, 0))
+    if not claimed:
+        return Batch(0, 0, unclaimed=(yield from remaining(expired)))
+    return Batch(claimed, deleted)

@@ -156,13 +156,6 @@ class VectorIndex:
         )
         return [(to_search_item(row, score), row) for row, score in ranked]
 
-    def forget_deleted(self, items: Sequence[tuple[str, str]]) -> SubPlan:
-        """Delete the vectors of those ``items`` whose row is gone (after a
-        sweep), where the database does not cascade the delete itself
-        (SQLite enforces foreign keys only under ``PRAGMA foreign_keys``)."""
-        if not self.ops.cascades:
-            yield from plans.delete_orphans(STORE, self.table, items)
-
 
 def engine_kwargs(
     url: Any,

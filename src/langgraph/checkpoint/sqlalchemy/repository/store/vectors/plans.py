@@ -24,7 +24,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     literal_column,
@@ -81,22 +80,6 @@ def replace_vectors(
                 }
                 for r in rows
             ],
-        )
-
-
-def delete_orphans(
-    store: Table, vectors: Table, items: Sequence[tuple[str, str]]
-) -> SubPlan:
-    """Delete the vectors of those ``items`` whose row in ``store`` is gone."""
-    for start in range(0, len(items), KEYS_PER_STATEMENT):
-        chunk = sorted(set(items[start : start + KEYS_PER_STATEMENT]))
-        yield Execute(
-            delete(vectors).where(
-                tuple_(vectors.c.prefix, vectors.c.key).in_(chunk),
-                ~exists().where(
-                    store.c.prefix == vectors.c.prefix, store.c.key == vectors.c.key
-                ),
-            )
         )
 
 
