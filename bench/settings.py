@@ -29,6 +29,11 @@ class Settings:
     # 5. concurrent async supersteps
     concurrent_tasks: int = 32
     concurrent_steps: int = 10
+    # 5b. peak RSS of that run: one child process per saver and round, which
+    # seeds concurrent_tasks threads and runs rss_passes times concurrent_steps
+    # supersteps on each (no warmup: every child starts cold anyway)
+    rss_rounds: int = 5
+    rss_passes: int = 3
     # 6. bytes per checkpoint
     storage_threads: int = 20
     storage_turns: int = 10
@@ -50,6 +55,7 @@ QUICK = Settings(
     list_queries=10,
     deep_gets=150,
     concurrent_steps=10,
+    rss_rounds=3,
     storage_threads=10,
     storage_turns=5,
     trip_supersteps=20,
