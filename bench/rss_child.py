@@ -69,6 +69,13 @@ async def _task(saver: Any, thread: str, steps: int) -> None:
         await adrive(superstep(thread, saver.get_next_version), saver)
 
 
+async def run_tasks(saver: Any, threads: list[str], steps: int, passes: int) -> None:
+    """``passes`` times: one task per thread, all at once, each doing
+    ``steps`` supersteps (a round of the ``concurrent`` scenario)."""
+    for _ in range(passes):
+        await asyncio.gather(*(_task(saver, t, steps) for t in threads))
+
+
 async def measure(job: dict[str, Any]) -> dict[str, Any]:
     threads = [f"{job['prefix']}-task-{i:03d}" for i in range(job["tasks"])]
     async with variant(job["saver"]).open(job["place"]) as saver:
@@ -76,8 +83,7 @@ async def measure(job: dict[str, Any]) -> dict[str, Any]:
         for thread in threads:
             await adrive(seed_thread(thread, saver.get_next_version), saver)
         start = time.perf_counter()
-        for _ in range(job["passes"]):
-            await asyncio.gather(*(_task(saver, t, job["steps"]) for t in threads))
+        await run_tasks(saver, threads, job["steps"], job["passes"])
         elapsed = time.perf_counter() - start
         peak = peak_rss()
     return {
