@@ -154,7 +154,9 @@ async def child(job: dict[str, Any]) -> dict[str, Any]:
         out["send CPU us/step"] = sends[0] / n * 1e6
         out["send wall us/step"] = sends[1] / n * 1e6
     if profiler is not None:
-        spent = layers(profiler.last_session.root_frame())
+        session = profiler.last_session
+        assert session is not None
+        spent = layers(session.root_frame())
         total = sum(spent.values())
         out["layers"] = {k: v / total for k, v in spent.items()}
     return out
