@@ -31,7 +31,8 @@ class Settings:
     concurrent_steps: int = 10
     # 5b. peak RSS of that run: one child process per saver and round, which
     # seeds concurrent_tasks threads and runs rss_passes times concurrent_steps
-    # supersteps on each (no warmup: every child starts cold anyway)
+    # supersteps on each (no warmup: every child starts cold anyway; --rounds
+    # sets rss_rounds too)
     rss_rounds: int = 5
     rss_passes: int = 3
     # 6. bytes per checkpoint
@@ -66,7 +67,7 @@ QUICK = Settings(
 def settings(quick: bool, rounds: int | None) -> Settings:
     chosen = QUICK if quick else FULL
     if rounds is not None:
-        chosen = dataclasses.replace(chosen, rounds=rounds)
+        chosen = dataclasses.replace(chosen, rounds=rounds, rss_rounds=rounds)
     return chosen
 
 
