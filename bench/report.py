@@ -58,6 +58,7 @@ TARGETS: dict[str, Target] = {
     "agent_turn_pg": _at_most(0.85),
     "agent_turn_sqlite": _at_most(1.0),
     "async_throughput": _at_least(2.5, " throughput"),
+    "peak_rss": _at_most(1.0),
     "list_index": Target("no seq scan", lambda r: r.a == 0),
     "deep_thread": Target("within noise", _within_noise),
     "bytes": _at_most(1.0),

@@ -29,6 +29,12 @@ class Settings:
     # 5. concurrent async supersteps
     concurrent_tasks: int = 32
     concurrent_steps: int = 10
+    # 5b. peak RSS of that run: one child process per saver and round, which
+    # seeds concurrent_tasks threads and runs rss_passes times concurrent_steps
+    # supersteps on each (no warmup: every child starts cold anyway; --rounds
+    # sets rss_rounds too)
+    rss_rounds: int = 5
+    rss_passes: int = 3
     # 6. bytes per checkpoint
     storage_threads: int = 20
     storage_turns: int = 10
@@ -50,6 +56,7 @@ QUICK = Settings(
     list_queries=10,
     deep_gets=150,
     concurrent_steps=10,
+    rss_rounds=3,
     storage_threads=10,
     storage_turns=5,
     trip_supersteps=20,
@@ -60,7 +67,7 @@ QUICK = Settings(
 def settings(quick: bool, rounds: int | None) -> Settings:
     chosen = QUICK if quick else FULL
     if rounds is not None:
-        chosen = dataclasses.replace(chosen, rounds=rounds)
+        chosen = dataclasses.replace(chosen, rounds=rounds, rss_rounds=rounds)
     return chosen
 
 
