@@ -473,6 +473,14 @@ class DialectOps:
             # spare connections stay idle long enough for server-side
             # timeouts to reclaim them.
             options["pool_use_lifo"] = True
+            # Ten connections, none beyond: an overflow connection is closed
+            # at its check-in whenever the pool is full, so under many
+            # concurrent calls (short transactions, each) SQLAlchemy's
+            # default of 5 + 10 overflow kept opening and closing server
+            # sessions; a call that finds all ten busy waits for one
+            # (pool_timeout) instead. Measured: docs/performance.md.
+            options["pool_size"] = 10
+            options["max_overflow"] = 0
         return options, {}
 
     @classmethod
