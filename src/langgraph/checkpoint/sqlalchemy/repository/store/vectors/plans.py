@@ -192,8 +192,12 @@ def _run_ranked(
 ) -> Generator[Step, Any, Ranked]:
     """Run a statement of :func:`_ranked` with ``params`` and its own."""
     yield from ops.prepare_search()
-    values = {**params, "query": ops.bind_vector(query), "limit": limit}
-    values["offset"] = offset
+    values = {
+        **params,
+        "query": ops.bind_vector(query),
+        "limit": limit,
+        "offset": offset,
+    }
     if ops.uses_ann_index:
         # Enough candidates for items with several vectors; the best of each
         # item is kept after.
