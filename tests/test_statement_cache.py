@@ -22,11 +22,12 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_metadata,
 )
 from psycopg.pq import Format
-from sqlalchemy import event
+from sqlalchemy import Boolean, bindparam, create_engine, event, literal, select
 from sqlalchemy.engine.default import DefaultExecutionContext
 
 from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+from langgraph.checkpoint.sqlalchemy.runtime.compiled import CompiledStatements
 
 from conftest import make_backend
 
@@ -237,3 +238,22 @@ async def test_savers_on_one_engine_share_the_kept_cursor(backend: Any) -> None:
         return
     assert log.hot >= 2 * 2 * 4, log.hot
     assert log.one_cursor_per_connection(), log.cursors
+
+
+def test_a_hot_statement_may_hold_an_anonymous_literal(tmp_path: Path) -> None:
+    """A literal in a hot statement (an anonymous parameter, known to the
+    compiler by its key and by its name in the SQL) has its value processed
+    once, under the name the SQL uses: SQLite's Boolean becomes 1 or 0."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'hot.sqlite'}")
+    statements = CompiledStatements(engine.dialect, None)
+    statement = select(
+        literal(True).label("literal"), bindparam("flag", type_=Boolean()).label("flag")
+    )
+    try:
+        with engine.connect() as conn:
+            compiled = statements.get(statement, {"flag": False})
+            assert compiled is not None
+            rows = statements.execute(conn, compiled, {"flag": False})
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [(True, False)]

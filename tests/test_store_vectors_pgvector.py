@@ -282,6 +282,95 @@ def test_a_one_statement_search_still_refreshes_ttls(db: str) -> None:
         assert left is not None and left.total_seconds() > 9 * 60
 
 
+# -- one statement per shape ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "flat"])
+def test_searches_of_one_shape_run_compiled_with_their_own_values(
+    db: str, kind: str
+) -> None:
+    """The statement of a ranked search is built once per shape (prefix or
+    not, the filter's operators and kinds of value) and run on the cursor,
+    compiled (no execution context); each search still finds exactly what
+    its own prefix, filter values, limit and offset say. Labels holding
+    LIKE's wildcards and its escape character match only themselves."""
+    labels = ["a%", "ab", "a_", "a/", "a//"]
+    items: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
+    for i in range(30):
+        namespace = (labels[i % len(labels)],) + (("sub",) if i % 3 == 0 else ())
+        value = {"text": f"item {i}", "n": i, "tag": "even" if i % 2 == 0 else "odd"}
+        value["meta"] = {"group": i % 4}
+        items[(namespace, f"k{i}")] = value
+    query = "item 7"
+    wanted = fake_vector(query)
+
+    def expected(
+        prefix: tuple[str, ...], keep: Any, limit: int, offset: int
+    ) -> list[str]:
+        found = [
+            (key, cosine(wanted, fake_vector(value["text"])))
+            for (namespace, key), value in items.items()
+            if namespace[: len(prefix)] == prefix and keep(value)
+        ]
+        found.sort(key=lambda entry: -entry[1])
+        return [key for key, _ in found[offset : offset + limit]]
+
+    # (prefix, filter, what it keeps): the searches of each group share a shape.
+    groups: list[list[tuple[tuple[str, ...], dict[str, Any] | None, Any]]] = [
+        [((label,), None, lambda v: True) for label in labels],
+        [
+            (
+                (),
+                {"n": {"$gte": n}, "tag": tag},
+                lambda v, n=n, t=tag: v["n"] >= n and v["tag"] == t,
+            )
+            for n, tag in [(3, "odd"), (10, "even"), (25, "odd")]
+        ],
+        [
+            (
+                (label,),
+                {"meta": {"group": g}, "tag": {"$ne": "odd"}},
+                lambda v, g=g: v["meta"]["group"] == g and v["tag"] != "odd",
+            )
+            for label, g in [("a%", 0), ("a_", 2), ("ab", 0)]
+        ],
+        [
+            ((), {"tag": {"$lt": t}}, lambda v, t=t: v["tag"] < t)
+            for t in ["even", "odd", "zzz"]
+        ],
+    ]
+    contexts: list[Any] = []
+    with SQLAlchemyStore.from_url(
+        db, index=index(ann_index_config={"kind": kind})
+    ) as store:
+        store.setup()
+        for (namespace, key), value in items.items():
+            store.put(namespace, key, value)
+        sa.event.listen(
+            store.bind,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, params, context, many: (
+                contexts.append(context)
+                if "store_vectors.embedding <=>" in statement
+                else None
+            ),
+        )
+        for group in groups:
+            for limit, offset in [(4, 0), (3, 1), (10, 2)]:
+                for prefix, filter, keep in group:
+                    contexts.clear()
+                    found = store.search(
+                        prefix, query=query, filter=filter, limit=limit, offset=offset
+                    )
+                    assert [item.key for item in found] == expected(
+                        prefix, keep, limit, offset
+                    ), (prefix, filter, limit, offset)
+                    assert len(contexts) == 1
+                    # Compiled by the store (once per shape), run on the
+                    # cursor: no execution context.
+                    assert contexts[0] is None
+
+
 # -- index kinds and types ---------------------------------------------------------
 
 

@@ -163,6 +163,11 @@ class DialectOps:
     #: How deeply a JSON document may nest, where the database has a limit
     #: below what a Python value can reach (checked before a store's put).
     json_depth_limit: ClassVar[int | None] = None
+    #: Whether :meth:`store_filter_shape` exists: a store filter built once
+    #: per shape, its key and value bound by name, so that a statement
+    #: holding it can be long-lived (a ranked vector search's). Without it,
+    #: searches build their filters with the values, every time.
+    shaped_filters: ClassVar[bool] = False
 
     @property
     def forced_portable(self) -> bool:
@@ -437,6 +442,22 @@ class DialectOps:
             )
         )
 
+    def store_filter_shape(
+        self, column: ColumnElement[Any], operator: str, kind: str, name: str
+    ) -> ColumnElement[bool]:
+        """:meth:`store_filter` for any key and any value of ``kind``
+        (:func:`filter_kind`), with parameters named after ``name`` whose
+        values :meth:`store_filter_params` gives (only where
+        :attr:`shaped_filters`)."""
+        raise NotImplementedError
+
+    def store_filter_params(
+        self, name: str, key: str, operator: str, value: Any
+    ) -> dict[str, Any]:
+        """The parameters of :meth:`store_filter_shape`'s predicate ``name``
+        for ``key`` and ``value``."""
+        raise NotImplementedError
+
     # -- schema ------------------------------------------------------------
 
     def setup_lock(self) -> tuple[Executable, Executable | None] | None:
@@ -556,6 +577,15 @@ class DialectOps:
 
 
 # -- statements built once -----------------------------------------------------
+
+
+def filter_kind(value: Any) -> str:
+    """What of a store filter's value decides the form of its predicate:
+    ``container`` (a JSON object or array), ``str``, or ``scalar`` (a
+    number, a boolean, null)."""
+    if isinstance(value, (dict, list)):
+        return "container"
+    return "str" if isinstance(value, str) else "scalar"
 
 
 def compare(left: ColumnElement[Any], operator: str, value: Any) -> ColumnElement[bool]:

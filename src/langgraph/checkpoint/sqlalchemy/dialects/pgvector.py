@@ -44,6 +44,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Index,
+    Select,
     Table,
     bindparam,
     cast,
@@ -112,6 +113,9 @@ class PgVectorOps(VectorOps):
 
     def bind_vector(self, vector: Sequence[float]) -> Any:
         return to_pgvector_text(vector)
+
+    def query_type(self) -> TypeEngine[Any]:
+        return String()  # the text form, cast by distance()
 
     @property
     def opclass(self) -> str:
@@ -263,19 +267,26 @@ def _regclass(table: Table, schema: str | None) -> str:
 
 def _set_config(settings: Sequence[tuple[str, str]], *, local: bool) -> Execute:
     """One statement that sets ``settings``, for this transaction only
-    (``local``) or for the session."""
+    (``local``) or for the session (each search on a caller's engine runs
+    it: built once per count, and compiled)."""
     params: dict[str, str] = {}
-    columns = []
     for i, (name, value) in enumerate(settings):
         params[f"name_{i}"], params[f"value_{i}"] = name, value
-        columns.append(
+    return Execute(_set_config_statement(len(settings), local), params, hot=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _set_config_statement(count: int, local: bool) -> Select[Any]:
+    return select(
+        *(
             func.set_config(
                 bindparam(f"name_{i}", type_=String()),
                 bindparam(f"value_{i}", type_=String()),
                 local,
             )
+            for i in range(count)
         )
-    return Execute(select(*columns), params)
+    )
 
 
 def _no_pooler(conn: Connection) -> bool:

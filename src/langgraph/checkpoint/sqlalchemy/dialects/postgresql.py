@@ -33,6 +33,7 @@ from langgraph.checkpoint.sqlalchemy.dialects.base import (
     SubPlan,
     begin_listener,
     compare,
+    filter_kind,
     first_row,
     key_names,
     on_conflict,
@@ -70,6 +71,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 # Arbitrary but fixed: the key of the advisory lock that serializes setup().
 _SETUP_LOCK_KEY = 0x6C67_5F73_6176  # "lg_sav"
@@ -101,6 +103,7 @@ class PostgreSQLOps(DialectOps):
     bounded_keys = False
     skip_locked = True
     sweeps_in_one_statement = True
+    shaped_filters = True
     default_drivers = ("psycopg", "psycopg")
     async_twins: ClassVar[Mapping[str, str]] = {"psycopg2": "psycopg"}
     sync_twins: ClassVar[Mapping[str, str]] = {
@@ -173,26 +176,30 @@ class PostgreSQLOps(DialectOps):
         ``numeric``, or compared as text in the ``C`` collation (code point
         order), each only where ``jsonb_typeof`` says the field is of that
         kind (a ``CASE``, so no cast ever meets another type)."""
-        field = column.op("->")(bindparam(None, key, type_=Text))
-        if operator in ("$eq", "$ne"):
-            equal = field == bindparam(None, value, type_=postgresql.JSONB)
-            if operator == "$ne":
-                return or_(field.is_(None), ~equal)
-            if isinstance(value, (dict, list)):
-                return equal  # containment would also match a part of it
-            # For a scalar, containment says the same as equality and the
-            # GIN index (store_value_path_idx) answers it: both, so the index
-            # finds the candidates and equality stays the rule.
-            whole = bindparam(None, {key: value}, type_=postgresql.JSONB)
-            return and_(column.op("@>")(whole), equal)
-        text_ = column.op("->>", return_type=Text)(bindparam(None, key, type_=Text))
-        typed: ColumnElement[Any]
-        if isinstance(value, str):
-            kind, typed = "string", collate(text_, "C")
-        else:
-            kind, typed = "number", cast(text_, Numeric)
-        typed_or_null = case((func.jsonb_typeof(field) == kind, typed), else_=null())
-        return compare(typed_or_null, operator, value)
+        values = _filter_values(key, operator, value)
+
+        def bind(role: str, type_: TypeEngine[Any] | None) -> Any:
+            if type_ is None:
+                return values[role]  # typed by what it is compared with
+            return bindparam(None, values[role], type_=type_)
+
+        return _store_filter(column, operator, filter_kind(value), bind)
+
+    def store_filter_shape(
+        self, column: ColumnElement[Any], operator: str, kind: str, name: str
+    ) -> ColumnElement[bool]:
+        return _store_filter(
+            column,
+            operator,
+            kind,
+            lambda role, type_: bindparam(f"{name}_{role}", type_=type_),
+        )
+
+    def store_filter_params(
+        self, name: str, key: str, operator: str, value: Any
+    ) -> dict[str, Any]:
+        values = _filter_values(key, operator, value)
+        return {f"{name}_{role}": v for role, v in values.items()}
 
     def delete_oldest(
         self,
@@ -409,6 +416,46 @@ def _psycopg_binary(cursor: Any) -> None:
     raw = getattr(cursor, "_cursor", cursor)  # inside the async adapter
     if isinstance(raw, (psycopg.Cursor, psycopg.AsyncCursor)):
         raw.format = Format.BINARY
+
+
+def _filter_values(key: str, operator: str, value: Any) -> dict[str, Any]:
+    """What :func:`_store_filter` binds, by role."""
+    values = {"key": key, "value": value}
+    if operator == "$eq" and filter_kind(value) != "container":
+        values["whole"] = {key: value}
+    return values
+
+
+def _store_filter(
+    column: ColumnElement[Any],
+    operator: str,
+    kind: str,
+    bind: Callable[[str, TypeEngine[Any] | None], Any],
+) -> ColumnElement[bool]:
+    """``PostgreSQLOps.store_filter``'s predicate for a value of ``kind``;
+    ``bind(role, type)`` gives what stands for the bound ``key``, ``value``
+    and ``whole`` (:func:`_filter_values`): a value, or a named parameter."""
+    key = bind("key", Text())
+    field = column.op("->")(key)
+    if operator in ("$eq", "$ne"):
+        equal: ColumnElement[bool] = field == bind("value", postgresql.JSONB())
+        if operator == "$ne":
+            return or_(field.is_(None), ~equal)
+        if kind == "container":
+            return equal  # containment would also match a part of it
+        # For a scalar, containment says the same as equality and the
+        # GIN index (store_value_path_idx) answers it: both, so the index
+        # finds the candidates and equality stays the rule.
+        whole: ColumnElement[bool] = column.op("@>")(bind("whole", postgresql.JSONB()))
+        return and_(whole, equal)
+    text_ = column.op("->>", return_type=Text)(key)
+    typed: ColumnElement[Any]
+    if kind == "str":
+        json_type, typed = "string", collate(text_, "C")
+    else:
+        json_type, typed = "number", cast(text_, Numeric)
+    typed_or_null = case((func.jsonb_typeof(field) == json_type, typed), else_=null())
+    return compare(typed_or_null, operator, bind("value", None))
 
 
 @functools.lru_cache(maxsize=16)

@@ -113,6 +113,10 @@ class VectorOps:
         """``vector`` as the value bound to the column (and to a query)."""
         return to_blob(vector)
 
+    def query_type(self) -> TypeEngine[Any]:
+        """The type of a query vector bound as :meth:`bind_vector` made it."""
+        return LargeBinary()
+
     def key(self, table_name: str) -> list[Any]:
         """The table's key: the official stores' primary key (prefix, key,
         field_name)."""

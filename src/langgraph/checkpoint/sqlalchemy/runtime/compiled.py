@@ -88,6 +88,8 @@ class _Compiled:
         )
         binds: list[tuple[str, Processor]] = []
         for name, bind in compiled.binds.items():
+            if name not in self.defaults:
+                continue  # an anonymous parameter's key; its SQL name is here too
             proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 binds.append((name, proc))

@@ -8,7 +8,7 @@ prefixes that start with it and a ``"."``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "STORE",
     "S",
     "alive",
+    "filter_terms",
     "namespace_of",
     "prefix_of",
     "to_item",
@@ -58,6 +59,22 @@ def under(namespace: Sequence[str]) -> ColumnElement[bool]:
     only itself; anchored at the start, it can use the prefix index."""
     prefix = prefix_of(namespace)
     return or_(S.prefix == prefix, S.prefix.startswith(prefix + ".", autoescape=True))
+
+
+def filter_terms(filter: Mapping[str, Any] | None) -> Iterator[tuple[str, str, Any]]:
+    """``(key, operator, value)`` for each condition of a search filter: a
+    dict whose keys all start with ``$`` is a set of operators, anything
+    else a value to equal."""
+    for key, wanted in (filter or {}).items():
+        if (
+            isinstance(wanted, Mapping)
+            and wanted
+            and all(isinstance(k, str) and k.startswith("$") for k in wanted)
+        ):
+            for operator, value in wanted.items():
+                yield key, operator, value
+        else:
+            yield key, "$eq", wanted
 
 
 def to_item(row: Any) -> Item:

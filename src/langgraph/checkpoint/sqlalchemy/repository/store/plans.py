@@ -21,9 +21,10 @@ distance and keeps its filters).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,7 @@ from langgraph.checkpoint.sqlalchemy.repository.store.items import (
     STORE,
     S,
     alive,
+    filter_terms,
     namespace_of,
     prefix_of,
     to_item,
@@ -143,22 +145,6 @@ class Outcome:
     refresh: list[dict[str, Any]]
 
 
-def filter_terms(filter: Mapping[str, Any] | None) -> Iterator[tuple[str, str, Any]]:
-    """``(key, operator, value)`` for each condition of a search filter: a
-    dict whose keys all start with ``$`` is a set of operators, anything
-    else a value to equal."""
-    for key, wanted in (filter or {}).items():
-        if (
-            isinstance(wanted, Mapping)
-            and wanted
-            and all(isinstance(k, str) and k.startswith("$") for k in wanted)
-        ):
-            for operator, value in wanted.items():
-                yield key, operator, value
-        else:
-            yield key, "$eq", wanted
-
-
 def ttl_minutes(ttl: float | None) -> int | None:
     """What the ``ttl_minutes`` column holds for a put's ``ttl``: whole
     minutes (the official store's type), rounded up, so a refresh never
@@ -207,8 +193,8 @@ def batch(
 
     for i, search in requests.searches:
         if search.query and vectors is not None and work is not None:
-            conditions = search_conditions(ops, search, now)
-            ranked = yield from vectors.search(search, conditions, work)
+            where = functools.partial(search_conditions, ops, search, now)
+            ranked = yield from vectors.search(search, work, ops, now, where)
             results[i] = [item for item, _ in ranked]
             rows = [row for _, row in ranked]
         else:

@@ -9,12 +9,14 @@ plan, which yields from :meth:`VectorIndex.write` after its upserts and from
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from langgraph.store.base import PutOp, SearchItem, SearchOp
 
+from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
     SubPlan,
     VectorOps,
@@ -34,6 +36,10 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.codec import (
 )
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.config import (
     VectorConfig,
+)
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.shape import (
+    search_shape,
+    shape_params,
 )
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.table import (
     vectors_table,
@@ -137,23 +143,46 @@ class VectorIndex:
     def search(
         self,
         op: SearchOp,
-        where: Sequence[ColumnElement[bool]],
         work: EmbeddingWork,
+        filters: DialectOps,
+        now: datetime,
+        where: Callable[[], Sequence[ColumnElement[bool]]],
     ) -> Generator[Step, Any, list[tuple[SearchItem, Any]]]:
-        """The items of ``op`` (``where``: its conditions on the items),
-        ranked by its query; each with its row (for TTL refreshes)."""
+        """The items of ``op`` at ``now``, ranked by its query; each with
+        its row (for TTL refreshes). Where the database ranks and
+        ``filters`` (the store's dialect) can, its statement is its shape's
+        (``shape.py``); otherwise it is built with ``where()``, ``op``'s
+        conditions on the items."""
         assert op.query is not None
-        ranked = yield from plans.search_vectors(
-            self.ops,
-            STORE,
-            self.table,
-            COLUMNS,
-            where,
-            work.query_vectors[op.query],
-            op.limit,
-            op.offset,
-            vectors_per_item=len(self.config.fields),
-        )
+        query = work.query_vectors[op.query]
+        per_item = len(self.config.fields)
+        shape = search_shape(filters, op) if self.ops.ranks_in_sql else None
+        if shape is None:
+            ranked = yield from plans.search_vectors(
+                self.ops,
+                STORE,
+                self.table,
+                COLUMNS,
+                where(),
+                query,
+                op.limit,
+                op.offset,
+                vectors_per_item=per_item,
+            )
+        else:
+            ranked = yield from plans.search_by_shape(
+                self.ops,
+                STORE,
+                self.table,
+                COLUMNS,
+                filters,
+                shape,
+                shape_params(filters, op, now),
+                query,
+                op.limit,
+                op.offset,
+                vectors_per_item=per_item,
+            )
         return [(to_search_item(row, score), row) for row, score in ranked]
 
 

@@ -7,19 +7,27 @@ model), so no transaction is held open while a model answers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from langgraph.checkpoint.sqlalchemy.dialects import DialectOps
 from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
     EXACT_BATCH,
     SubPlan,
     VectorOps,
 )
 from langgraph.checkpoint.sqlalchemy.repository.plan import Execute, Step
+from langgraph.checkpoint.sqlalchemy.repository.store.vectors.shape import (
+    SearchShape,
+    shape_conditions,
+)
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
+    Select,
     Table,
     and_,
     bindparam,
@@ -100,7 +108,8 @@ def search_vectors(
     ``store`` in each row. Items without vectors are not found.
 
     Where the database ranks (``ops.ranks_in_sql``) this is one statement:
-    filters, namespace prefix and ranking together; otherwise the candidates'
+    filters, namespace prefix and ranking together (see
+    :func:`search_by_shape` for one built once); otherwise the candidates'
     embeddings are read in pages and ranked in Python, exactly.
     """
     if not ops.ranks_in_sql:
@@ -109,47 +118,98 @@ def search_vectors(
                 ops, store, vectors, columns, where, query, limit, offset
             )
         )
+    statement = _ranked(ops, store, vectors, tuple(columns), where)
+    return (
+        yield from _run_ranked(
+            ops, statement, {}, query, limit, offset, vectors_per_item, hot=False
+        )
+    )
+
+
+def search_by_shape(
+    ops: VectorOps,
+    store: Table,
+    vectors: Table,
+    columns: tuple[ColumnElement[Any], ...],
+    filters: DialectOps,
+    shape: SearchShape,
+    params: Mapping[str, Any],
+    query: Sequence[float],
+    limit: int,
+    offset: int,
+    vectors_per_item: int = 1,
+) -> Generator[Step, Any, Ranked]:
+    """:func:`search_vectors` (where ``ops.ranks_in_sql``) for a search of
+    ``shape`` with the values ``params`` (``shape.py``): its statement is
+    built once per shape and runs compiled."""
+    statement = _shaped(ops, store, vectors, columns, filters, shape)
+    return (
+        yield from _run_ranked(
+            ops, statement, params, query, limit, offset, vectors_per_item, hot=True
+        )
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _shaped(
+    ops: VectorOps,
+    store: Table,
+    vectors: Table,
+    columns: tuple[ColumnElement[Any], ...],
+    filters: DialectOps,
+    shape: SearchShape,
+) -> Select[Any]:
+    return _ranked(ops, store, vectors, columns, shape_conditions(filters, shape))
+
+
+def _run_ranked(
+    ops: VectorOps,
+    statement: Select[Any],
+    params: Mapping[str, Any],
+    query: Sequence[float],
+    limit: int,
+    offset: int,
+    vectors_per_item: int,
+    *,
+    hot: bool,
+) -> Generator[Step, Any, Ranked]:
+    """Run a statement of :func:`_ranked` with ``params`` and its own."""
     yield from ops.prepare_search()
-    on = and_(store.c.prefix == vectors.c.prefix, store.c.key == vectors.c.key)
-    q: BindParameter[Any] = bindparam("query", ops.bind_vector(query))
-    distance = ops.distance(vectors.c.embedding, q)
+    values = {
+        **params,
+        "query": ops.bind_vector(query),
+        "limit": limit,
+        "offset": offset,
+    }
     if ops.uses_ann_index:
-        # The index scan: ORDER BY the operator on the indexed column, with a
-        # LIMIT, the filters checked on each row it yields (iterative scans
-        # read on until enough pass). Enough candidates for items with
-        # several vectors; the best of each item is kept after.
-        candidates = (offset + limit) * max(1, vectors_per_item) * 2
-        nearest = (
-            select(vectors.c.prefix, vectors.c.key, distance.label("distance"))
-            .join_from(vectors, store, on)
-            .where(*where)
-            .order_by(distance)
-            .limit(candidates)
-            .subquery("nearest")
-        )
-        # The subqueries' columns named in text (fixed names, no data): their
-        # .c collections would be built anew on every search, which cost more
-        # client time than the database takes to answer.
-        n_prefix, n_key, n_distance = _columns("nearest")
-        best = (
-            select(n_prefix, n_key, func.min(n_distance).label("distance"))
-            .select_from(nearest)
-            .group_by(n_prefix, n_key)
-            .subquery("best")
-        )
-        b_prefix, b_key, b_distance = _columns("best")
-        statement = (
-            select(*columns, b_distance)
-            .select_from(best)
-            .join(store, and_(store.c.prefix == b_prefix, store.c.key == b_key))
-            .order_by(b_distance, store.c.prefix, store.c.key)
-            .limit(limit)
-            .offset(offset)
-        )
-    else:
+        # Enough candidates for items with several vectors; the best of each
+        # item is kept after.
+        values["candidates"] = (offset + limit) * max(1, vectors_per_item) * 2
+    result = yield Execute(statement, values, hot=hot)
+    return [(row, ops.score(row[-1])) for row in result.all()]
+
+
+def _ranked(
+    ops: VectorOps,
+    store: Table,
+    vectors: Table,
+    columns: tuple[ColumnElement[Any], ...],
+    where: Sequence[ColumnElement[bool]],
+) -> Select[Any]:
+    """The ranked search of the items matching ``where``: the query vector,
+    ``limit``, ``offset`` and (with an ANN index) ``candidates`` bound by
+    name."""
+    on = and_(store.c.prefix == vectors.c.prefix, store.c.key == vectors.c.key)
+    q: BindParameter[Any] = bindparam("query", type_=ops.query_type())
+    distance = ops.distance(vectors.c.embedding, q)
+    limit, offset = (
+        bindparam("limit", type_=Integer()),
+        bindparam("offset", type_=Integer()),
+    )
+    if not ops.uses_ann_index:
         # Exact, in the database: every candidate vector, the best per item.
         best_distance = func.min(distance).label("distance")
-        statement = (
+        return (
             select(*columns, best_distance)
             .join_from(store, vectors, on)
             .where(*where)
@@ -158,8 +218,36 @@ def search_vectors(
             .limit(limit)
             .offset(offset)
         )
-    result = yield Execute(statement)
-    return [(row, ops.score(row[-1])) for row in result.all()]
+    # The index scan: ORDER BY the operator on the indexed column, with a
+    # LIMIT, the filters checked on each row it yields (iterative scans read
+    # on until enough pass).
+    nearest = (
+        select(vectors.c.prefix, vectors.c.key, distance.label("distance"))
+        .join_from(vectors, store, on)
+        .where(*where)
+        .order_by(distance)
+        .limit(bindparam("candidates", type_=Integer()))
+        .subquery("nearest")
+    )
+    # The subqueries' columns named in text (fixed names, no data): their
+    # .c collections would be built anew on every search that builds its
+    # statement, which cost more client time than the database takes.
+    n_prefix, n_key, n_distance = _columns("nearest")
+    best = (
+        select(n_prefix, n_key, func.min(n_distance).label("distance"))
+        .select_from(nearest)
+        .group_by(n_prefix, n_key)
+        .subquery("best")
+    )
+    b_prefix, b_key, b_distance = _columns("best")
+    return (
+        select(*columns, b_distance)
+        .select_from(best)
+        .join(store, and_(store.c.prefix == b_prefix, store.c.key == b_key))
+        .order_by(b_distance, store.c.prefix, store.c.key)
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 def _columns(name: str) -> tuple[ColumnElement[Any], ...]:
