@@ -285,6 +285,7 @@ def test_a_one_statement_search_still_refreshes_ttls(db: str) -> None:
 # -- one statement per shape ----------------------------------------------------------
 
 
+@pytest.mark.fast_path
 @pytest.mark.parametrize("kind", ["hnsw", "flat"])
 def test_searches_of_one_shape_run_compiled_with_their_own_values(
     db: str, kind: str
