@@ -392,24 +392,61 @@ def test_setup_from_an_installed_wheel(tmp_path: Path) -> None:
 
 
 def test_importing_the_savers_leaves_alembic_unloaded(tmp_path: Path) -> None:
-    """Alembic loads when the schema is managed (``setup()``, the command
-    line), not when an application imports the savers: it took about as long
-    to import as the rest of the package."""
-    script = (
+    """Alembic loads when the schema has to change (the first ``setup()``,
+    the command line), not when an application imports the savers, nor when
+    its ``setup()`` at every start finds the database at head: Alembic and
+    Mako took about as long to import as the rest of the package, and 8 MiB
+    of the process."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    first = (
         "import sys\n"
         "import langgraph.checkpoint.sqlalchemy, langgraph.checkpoint.sqlalchemy.aio\n"
         "from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver\n"
         "assert 'alembic' not in sys.modules, 'imported with the savers'\n"
-        f"with SQLAlchemySaver.from_url('sqlite:///{tmp_path / 'a.db'}') as saver:\n"
+        f"with SQLAlchemySaver.from_url({url!r}) as saver:\n"
         "    saver.setup()\n"
         "assert 'alembic' in sys.modules, 'setup() ran without it?'\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    again = (
+        "import sys\n"
+        "from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver\n"
+        "from langgraph.store.sqlalchemy import SQLAlchemyStore\n"
+        f"with SQLAlchemySaver.from_url({url!r}) as saver:\n"
+        "    saver.setup()\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako'))\n"
+        "assert not loaded, loaded\n"
+        f"with SQLAlchemyStore.from_url({url!r}) as store:\n"
+        "    store.setup()\n"
+        "assert 'alembic' in sys.modules, 'the store branch was missing'\n"
+        f"with SQLAlchemyStore.from_url({url!r}) as store:\n"
+        "    store.setup()\n"
+        "print('ok')\n"
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    for script in (first, again):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "ok"
+
+
+def test_branch_heads_are_the_scripts_heads() -> None:
+    """``BRANCH_HEADS`` (what ``setup()`` compares the database with, without
+    Alembic) names each branch's head as Alembic reads the scripts."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    for branch, heads in migrate.BRANCH_HEADS.items():
+        assert heads == {
+            r.revision for r in script.get_revisions(f"{branch}@head") if r is not None
+        }
+    assert migrate.branch_heads(None) == set(script.get_heads())
+    assert set(migrate.BRANCH_HEADS) == {
+        label for r in script.walk_revisions() for label in r.branch_labels
+    }
+    with pytest.raises(ValueError, match="no migration branch"):
+        migrate.branch_heads("nope")
 
 
 # -- two branches: the saver's and the store's -----------------------------------

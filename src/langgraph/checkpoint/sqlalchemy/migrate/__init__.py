@@ -25,7 +25,12 @@ Our version table is ``langgraph_checkpoint_alembic_version``, never the host's
 Alembic is imported by the functions that use it, not with this module: the
 saver imports this module for its names, and importing Alembic took about as
 long as the rest of the package (0.3 of 0.6-0.8 s, cold), which an application
-whose schema is managed elsewhere never needs.
+whose schema is managed elsewhere never needs. For the same reason
+``upgrade()`` finds out whether anything is to be done without Alembic: the
+branches' heads are written down here (``BRANCH_HEADS``, checked against the
+scripts by the tests) and the version table is read with a plain ``SELECT``,
+so a ``setup()`` at every start of an application whose database is already
+at head never loads Alembic (nor Mako) into the process.
 """
 
 from __future__ import annotations
@@ -43,12 +48,13 @@ from langgraph.checkpoint.sqlalchemy._floors import require
 # their engine needs, with an async driver swapped for its sync twin.
 from langgraph.checkpoint.sqlalchemy.dialects import sync_url
 from langgraph.checkpoint.sqlalchemy.models import ONLY_ON_DIALECTS
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection, MetaData, String, Table, inspect, select
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "BRANCH_HEADS",
     "BRANCH_LABEL",
     "SCRIPT_LOCATION",
     "STORE_BRANCH_LABEL",
@@ -70,6 +76,14 @@ VERSION_TABLE = "langgraph_checkpoint_alembic_version"
 BRANCH_LABEL = "langgraph_checkpoint"
 STORE_BRANCH_LABEL = "langgraph_store"
 URL_ENV_VAR = "LANGGRAPH_CHECKPOINT_URL"
+
+#: The head revision of each branch of the packaged scripts. A new revision
+#: moves its branch's entry here (tests/test_migrations.py compares this with
+#: Alembic's own reading of the scripts, so a forgotten entry fails there).
+BRANCH_HEADS: dict[str, frozenset[str]] = {
+    BRANCH_LABEL: frozenset({"lgcp0003"}),
+    STORE_BRANCH_LABEL: frozenset({"lgst0002"}),
+}
 
 
 def _migrations_dir() -> Path:
@@ -135,20 +149,17 @@ def script_heads() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-@functools.cache
 def branch_heads(branch: str | None) -> frozenset[str]:
     """The head revisions of one branch of the packaged scripts (``None``:
-    of every branch), read once."""
+    of every branch), from ``BRANCH_HEADS``: no Alembic needed."""
     if branch is None:
-        return script_heads()
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return frozenset(
-        r.revision
-        for r in script.get_revisions(f"{branch}@head")
-        if r is not None and not isinstance(r, str)
-    )
+        return frozenset().union(*BRANCH_HEADS.values())
+    try:
+        return BRANCH_HEADS[branch]
+    except KeyError:
+        raise ValueError(
+            f"no migration branch {branch!r}; ours are {sorted(BRANCH_HEADS)}"
+        ) from None
 
 
 def current_heads(
@@ -157,14 +168,17 @@ def current_heads(
     schema: str | None = None,
     version_table: str = VERSION_TABLE,
 ) -> frozenset[str]:
-    """The revisions the database is at (empty before the first upgrade)."""
-    from alembic.runtime.migration import MigrationContext
+    """The revisions the database is at (empty before the first upgrade).
 
-    context = MigrationContext.configure(
-        connection,
-        opts={"version_table": version_table, "version_table_schema": schema},
+    Read with SQLAlchemy alone, as Alembic would read them: the table's
+    ``version_num`` rows, none if the table is not there yet.
+    """
+    if not inspect(connection).has_table(version_table, schema=schema):
+        return frozenset()
+    table = Table(
+        version_table, MetaData(), Column("version_num", String(32)), schema=schema
     )
-    return frozenset(context.get_current_heads())
+    return frozenset(connection.execute(select(table.c.version_num)).scalars())
 
 
 def upgrade(
