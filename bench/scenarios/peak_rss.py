@@ -88,7 +88,7 @@ def _rows(
             "bytes",
             compare(a["baseline"], b["baseline"]),
             note="the same child's peak before the run: imported, connected, "
-            "setup() done (ours' setup() imports Alembic); ours opens pool "
+            "setup() done (at head, which ours checks without Alembic); ours opens pool "
             "connections as tasks need them, the official pool all at once",
         ),
         Row.compared(
