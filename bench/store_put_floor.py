@@ -4,7 +4,7 @@ replayed on a raw psycopg connection, beside our ``put`` and the official
 
 The statement and parameters are the ones our store sends (taken from
 SQLAlchemy's ``before_cursor_execute`` event); the replay changes only the
-key. Rounds alternate the three arms; medians and per-round ratios to the
+namespace and key, as the stores' arms change them. Rounds alternate the three arms; medians and per-round ratios to the
 official store are printed. Needs PostgreSQL 15 binaries (as ``bench/run.py``).
 Run: ``python bench/store_put_floor.py``.
 """
@@ -73,7 +73,10 @@ def main() -> None:
             cursor = raw.cursor()
 
             def replay(i: int) -> None:
-                cursor.execute(sql, {**params, "key": f"r{i}"})  # type: ignore[arg-type]
+                # The same namespaces and keys as the stores' arms: where a
+                # row lands in the key's index is part of the statement's cost.
+                row = {**params, "prefix": f"bench.{i % 100}", "key": f"r{i}"}
+                cursor.execute(sql, row)  # type: ignore[arg-type]
 
             arms: dict[str, Callable[[int], object]] = {
                 "ours": lambda i: ours.put(("bench", str(i % 100)), f"n{i}", value()),
