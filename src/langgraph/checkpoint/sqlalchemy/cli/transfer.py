@@ -134,9 +134,12 @@ def _summary(report: TransferReport, out: Console) -> None:
         out.print(
             f"store: {store.items} item(s); {verb} {store.inserted} new, "
             f"{'would update' if report.dry_run else 'updated'} {store.updated}, "
-            f"kept {store.kept} the target had as new or newer",
+            f"kept {store.kept} the target had as new or newer; "
+            f"{verb} {store.vectors_copied} vector(s)",
             markup=False,
         )
+        if store.vectors_note:
+            out.print(store.vectors_note, markup=False)
         if store.verified is False:
             out.print(
                 f"store verification FAILED for {len(store.mismatched or ())} item(s)",
