@@ -183,7 +183,8 @@ def _check_usage(source: str, target: str) -> None:
     "--with-store",
     is_flag=True,
     help="Also copy the memory store's items (all of them; the newer "
-    "updated_at wins where both sides hold one; vectors are not copied).",
+    "updated_at wins where both sides hold one), with their vectors where the "
+    "target's store_vectors has the same dims.",
 )
 @click.option(
     "--store-batch-size",
