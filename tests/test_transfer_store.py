@@ -23,7 +23,9 @@ from langgraph.checkpoint.sqlalchemy.cli.transfer import transfer_command
 from langgraph.checkpoint.sqlalchemy.models import StoreRecord
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.copying import (
     VectorSide,
+    read_vectors,
 )
+from langgraph.checkpoint.sqlalchemy.runtime.driver import run
 from langgraph.checkpoint.sqlalchemy.transfer import TransferError, transfer
 from langgraph.store.sqlalchemy import SQLAlchemyStore
 from test_store_vectors import DIMS, fake_vector
@@ -454,4 +456,35 @@ def test_cli_reports_vectors_of_another_dimension_skipped(tmp_path: Path) -> Non
     assert "copied 0 vector(s)" in text.output
     assert f"vectors skipped: {N_VECTORS}, because the target's store_vectors" in (
         " ".join(text.output.split())
+    )
+
+
+def test_vectors_of_another_version_of_an_item_stay_behind(tmp_path: Path) -> None:
+    """An item put again between the read of its page and the read of its
+    vectors: those vectors belong to the newer version, which the next run
+    copies, not to the one this page carries."""
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    _fill_vectors(url, _counting_index([]))
+    engine = sa.create_engine(url)
+    side = VectorSide.of(engine.dialect)
+    try:
+        with engine.connect() as conn:
+            times = dict(
+                conn.execute(
+                    sa.select(StoreRecord.key, StoreRecord.updated_at).where(
+                        StoreRecord.key.in_(["a", "g"])
+                    )
+                ).all()
+            )
+            versions = {
+                ("docs", "a"): times["a"],
+                ("docs", "g"): times["g"] - timedelta(seconds=1),
+            }
+            found = run(read_vectors(side, versions), conn)
+    finally:
+        engine.dispose()
+    assert list(found) == [("docs", "a")]
+    assert [row["field_name"] for row in found[("docs", "a")]] == ["text"]
+    assert found[("docs", "a")][0]["embedding"] == struct.pack(
+        f"<{DIMS}f", *fake_vector(DOCS["a"])
     )

@@ -203,7 +203,8 @@ def copy_store(
         keys = [(row["prefix"], row["key"]) for row in page]
         vectors: dict[tuple[str, str], list[Any]] = {}
         if plan is not None and plan.target is not None:
-            vectors = _read(source, read_vectors(plan.source, keys), source_schema)
+            versions = {(r["prefix"], r["key"]): r["updated_at"] for r in page}
+            vectors = _read(source, read_vectors(plan.source, versions), source_schema)
         if target_ready:
             merged, copied = _write(
                 target,

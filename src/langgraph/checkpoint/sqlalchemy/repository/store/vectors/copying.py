@@ -105,12 +105,17 @@ def count_vectors(side: VectorSide, keys: Sequence[Key]) -> Plan[dict[Key, int]]
     return {(prefix, key): int(n) for prefix, key, n in result}
 
 
-def read_vectors(side: VectorSide, keys: Sequence[Key]) -> Plan[dict[Key, list[Any]]]:
-    """The vector rows of the items ``keys``, by item, each embedding as
-    float32 bytes (``VectorOps.to_float32``)."""
-    if not keys:
+def read_vectors(
+    side: VectorSide, versions: Mapping[Key, Any]
+) -> Plan[dict[Key, list[Any]]]:
+    """The vector rows of the items ``versions`` names, by item, each
+    embedding as float32 bytes (``VectorOps.to_float32``). Only those of
+    the item's version read with the page (its ``updated_at``): an item
+    written in between has other vectors, which come with its next copy."""
+    if not versions:
         return {}
     t = side.table
+    on = (STORE.c.prefix == t.c.prefix) & (STORE.c.key == t.c.key)
     result = yield Execute(
         select(
             t.c.prefix,
@@ -119,13 +124,17 @@ def read_vectors(side: VectorSide, keys: Sequence[Key]) -> Plan[dict[Key, list[A
             side.ops.read_embedding(t.c.embedding).label("embedding"),
             t.c.created_at,
             t.c.updated_at,
+            STORE.c.updated_at.label("item_updated_at"),
         )
-        .where(tuple_(t.c.prefix, t.c.key).in_(keys))
+        .join_from(t, STORE, on)
+        .where(tuple_(t.c.prefix, t.c.key).in_(list(versions)))
         .order_by(t.c.prefix, t.c.key, t.c.field_name)
     )
     found: dict[Key, list[Any]] = {}
     for row in result:
         values = dict(row._mapping)
+        if values.pop("item_updated_at") != versions[(row.prefix, row.key)]:
+            continue
         if values["embedding"] is not None:
             values["embedding"] = side.ops.to_float32(values["embedding"])
         found.setdefault((row.prefix, row.key), []).append(values)
