@@ -124,7 +124,6 @@ class _VectorCopy:
 
     source: VectorSide
     target: VectorSide | None
-    dims: int
     why: str = ""
 
 
@@ -144,9 +143,7 @@ def _vector_copy(
         "brings the vectors of the items already copied"
     )
     if not inspect(target).has_table(TABLE_NAME, schema=target_schema):
-        return _VectorCopy(
-            src, None, dims, f"the target has no {TABLE_NAME} table; {setup}"
-        )
+        return _VectorCopy(src, None, f"the target has no {TABLE_NAME} table; {setup}")
     dst = VectorSide.of(target.dialect)
     kind, found = _read(target, dst.shape(target_schema), target_schema)
     if not dst.accepts(kind, found, dims):
@@ -154,13 +151,12 @@ def _vector_copy(
         return _VectorCopy(
             src,
             None,
-            dims,
             f"the target's {TABLE_NAME} holds {held} and the source's are "
             f"{dims}-dimensional (vectors of two models can't be compared); "
             f"either drop the target's {TABLE_NAME} and {setup}, or keep the "
             "target's model and put the items there again to embed them with it",
         )
-    return _VectorCopy(src, dst, dims)
+    return _VectorCopy(src, dst)
 
 
 def _merge_page(
