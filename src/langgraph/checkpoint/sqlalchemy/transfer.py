@@ -813,8 +813,9 @@ def transfer(
             raises stops the transfer, and a later run picks up from there.
         with_store: also copy the memory store's items (all of them, after
             the threads; ``TransferReport.store``), the newer ``updated_at``
-            winning where both sides hold an item; vectors are not copied
-            (see :mod:`~langgraph.checkpoint.sqlalchemy.store_transfer`).
+            winning where both sides hold an item, with their vectors where
+            the target's vector table has the same dimension (see
+            :mod:`~langgraph.checkpoint.sqlalchemy.store_transfer`).
         store_batch_size: store items per page (one target transaction each).
 
     Returns:

@@ -134,9 +134,12 @@ def _summary(report: TransferReport, out: Console) -> None:
         out.print(
             f"store: {store.items} item(s); {verb} {store.inserted} new, "
             f"{'would update' if report.dry_run else 'updated'} {store.updated}, "
-            f"kept {store.kept} the target had as new or newer",
+            f"kept {store.kept} the target had as new or newer; "
+            f"{verb} {store.vectors_copied} vector(s)",
             markup=False,
         )
+        if store.vectors_note:
+            out.print(store.vectors_note, markup=False)
         if store.verified is False:
             out.print(
                 f"store verification FAILED for {len(store.mismatched or ())} item(s)",
@@ -180,7 +183,8 @@ def _check_usage(source: str, target: str) -> None:
     "--with-store",
     is_flag=True,
     help="Also copy the memory store's items (all of them; the newer "
-    "updated_at wins where both sides hold one; vectors are not copied).",
+    "updated_at wins where both sides hold one), with their vectors where the "
+    "target's store_vectors has the same dims.",
 )
 @click.option(
     "--store-batch-size",

@@ -17,7 +17,7 @@ autocommitted statement (one round trip instead of four).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from langgraph.checkpoint.sqlalchemy.dialects.postgresql import (
@@ -33,8 +33,11 @@ from langgraph.checkpoint.sqlalchemy.dialects.vectors import (
     register,
     shown_name,
 )
-from langgraph.checkpoint.sqlalchemy.repository.plan import Call, Execute
+from langgraph.checkpoint.sqlalchemy.repository.plan import Call, Execute, Step
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.codec import (
+    from_blob,
+    from_pgvector_text,
+    to_blob,
     to_pgvector_text,
 )
 from langgraph.checkpoint.sqlalchemy.repository.store.vectors.config import (
@@ -46,6 +49,7 @@ from sqlalchemy import (
     Index,
     Select,
     Table,
+    Text,
     bindparam,
     cast,
     func,
@@ -150,16 +154,25 @@ class PgVectorOps(VectorOps):
         if found.scalar() is None:
             yield Call(_create_extension)
 
+    @classmethod
+    def stored_embeddings(
+        cls, table: Table, schema: str | None
+    ) -> Generator[Step, Any, tuple[str, int | None]]:
+        """The column's type (``vector``, ``halfvec``) and the dimension in
+        it; ``("", None)`` when the table has no ``embedding`` column."""
+        column = yield Execute(_COLUMN_TYPE, {"table": _regclass(table, schema)})
+        kind, _, rest = (column.scalar() or "").partition("(")
+        dims = rest.rstrip(")")
+        return kind, int(dims) if dims.isdigit() else None
+
     def check_schema(self, table: Table, schema: str | None) -> SubPlan:
-        name, shown = _regclass(table, schema), shown_name(table, schema)
-        column = yield Execute(_COLUMN_TYPE, {"table": name})
-        found = column.scalar()
+        shown = shown_name(table, schema)
+        kind, dims = yield from self.stored_embeddings(table, schema)
+        found = kind if dims is None else f"{kind}({dims})"
         wanted = f"{self.config.vector_type}({self.config.dims})"
-        if found is not None and found != wanted:
-            kind, _, rest = found.partition("(")
-            if kind == self.config.vector_type and rest.rstrip(")").isdigit():
-                found_dims = int(rest.rstrip(")"))
-                raise dims_mismatch(shown, found_dims, self.config.dims, found)
+        if kind and found != wanted:
+            if kind == self.config.vector_type and dims is not None:
+                raise dims_mismatch(shown, dims, self.config.dims, found)
             raise VectorSchemaMismatch(
                 f"table {shown} stores embeddings as {found}, but the "
                 f"index configuration asks for {wanted}. Keep "
@@ -169,7 +182,7 @@ class PgVectorOps(VectorOps):
             )
         if self.config.index_kind == "flat":
             return
-        indexes = yield Execute(_ANN_INDEXES, {"table": name})
+        indexes = yield Execute(_ANN_INDEXES, {"table": _regclass(table, schema)})
         for index_name, method, opclass in indexes.all():
             if (method, opclass) != (self.config.index_kind, self.opclass):
                 raise VectorSchemaMismatch(
@@ -180,6 +193,19 @@ class PgVectorOps(VectorOps):
                     f"use it. Keep the configuration, or drop the index (DROP INDEX "
                     f"{index_name}) and run setup() again to build the configured one."
                 )
+
+    # -- copying between databases ----------------------------------------------
+
+    def read_embedding(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # The text form: no driver has to know pgvector's types.
+        return cast(column, Text())
+
+    def to_float32(self, value: Any) -> bytes:
+        # vector is float32 and halfvec float16: float32 holds either exactly.
+        return to_blob(from_pgvector_text(value))
+
+    def bind_float32(self, blob: bytes) -> Any:
+        return to_pgvector_text(from_blob(blob))
 
     # -- search ----------------------------------------------------------------
 

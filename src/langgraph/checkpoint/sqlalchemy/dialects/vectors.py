@@ -43,6 +43,9 @@ from sqlalchemy.types import TypeEngine
 
 SubPlan = Generator[Step, Any, None]
 
+#: The type :meth:`VectorOps.stored_embeddings` names for a BLOB column.
+BLOB = "float32 BLOB"
+
 #: Rows (one embedding each) per page of an exact search: at 1536 dimensions
 #: about 6 MB of embeddings in memory at once.
 EXACT_BATCH = 1000
@@ -66,6 +69,15 @@ def vector_ops(dialect: Dialect, config: VectorConfig) -> VectorOps:
     """The :class:`VectorOps` for ``dialect`` (its class may hand the
     portable one back, as SQLite does when it cannot load sqlite-vec)."""
     return _REGISTRY.get(dialect.name, VectorOps).make(dialect, config)
+
+
+def storage_ops(dialect: Dialect, config: VectorConfig) -> VectorOps:
+    """The :class:`VectorOps` of ``dialect`` for reading and writing the
+    ``embedding`` column only, never for a search: what a copy between
+    databases needs. Unlike :func:`vector_ops` it does not ask whether the
+    connections could rank (a BLOB is written alike with sqlite-vec or
+    without)."""
+    return _REGISTRY.get(dialect.name, VectorOps)(dialect, config)
 
 
 def engine_options(url: str | URL, *, is_async: bool) -> dict[str, Any]:
@@ -141,20 +153,46 @@ class VectorOps:
         return
         yield
 
-    def check_schema(self, table: Table, schema: str | None) -> SubPlan:
-        """Refuse a table made for another configuration.
+    @classmethod
+    def stored_embeddings(
+        cls, table: Table, schema: str | None
+    ) -> Generator[Step, Any, tuple[str, int | None]]:
+        """What the existing ``table`` holds: the embeddings' type, as the
+        database names it, and their dimension, None where nothing tells.
 
-        A BLOB carries no dimension, so the dimension of the embeddings
-        already stored is compared with ``dims``; an empty table takes any."""
+        A BLOB carries no dimension, so it is that of an embedding already
+        stored: None for an empty table, which takes any."""
         result = yield Execute(select(func.length(table.c.embedding)).limit(1))
         length = result.scalar()
-        if length is not None and length != 4 * self.config.dims:
+        return BLOB, None if length is None else length // 4
+
+    def check_schema(self, table: Table, schema: str | None) -> SubPlan:
+        """Refuse a table made for another configuration: embeddings of
+        another dimension stored in it."""
+        _, dims = yield from self.stored_embeddings(table, schema)
+        if dims is not None and dims != self.config.dims:
             raise dims_mismatch(
                 shown_name(table, schema),
-                length // 4,
+                dims,
                 self.config.dims,
                 "the embeddings stored in it",
             )
+
+    # -- copying between databases ----------------------------------------------
+
+    def read_embedding(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """What a copy selects of the ``embedding`` column."""
+        return column
+
+    def to_float32(self, value: Any) -> bytes:
+        """A value selected by :meth:`read_embedding` as little-endian
+        float32 bytes, the form a copy carries between databases (compact:
+        a page of embeddings is held in memory)."""
+        return bytes(value)
+
+    def bind_float32(self, blob: bytes) -> Any:
+        """:meth:`to_float32`'s bytes as the value bound to the column."""
+        return blob
 
     # -- search ----------------------------------------------------------------
 

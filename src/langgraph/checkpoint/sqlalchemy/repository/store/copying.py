@@ -55,14 +55,23 @@ _REPLACE = (
 )
 
 
+Key = tuple[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Merged:
     """What one page did: items ``inserted``, ``updated`` (the source's were
-    newer), ``kept`` (the target's were as new or newer: left alone)."""
+    newer), ``kept`` (the target's were as new or newer: left alone).
+
+    ``written`` holds the keys inserted or updated, ``same`` those the
+    target holds at the source's very ``updated_at`` (kept: the same
+    version), for the vectors that go with them (``vectors/copying.py``)."""
 
     inserted: int = 0
     updated: int = 0
     kept: int = 0
+    written: tuple[Key, ...] = ()
+    same: tuple[Key, ...] = ()
 
 
 def count_items(now: datetime) -> Plan[int]:
@@ -101,13 +110,24 @@ def merge_items(rows: Sequence[dict[str, Any]], *, write: bool = True) -> Plan[M
         if (row["prefix"], row["key"]) in present
         and _newer(row["updated_at"], present[(row["prefix"], row["key"])])
     ]
+    same = tuple(
+        key
+        for row, key in zip(rows, keys, strict=True)
+        if key in present and present[key] == row["updated_at"]
+    )
     if write and new:
         yield Execute(insert(STORE), new)
     if write and newer:
         yield Execute(
             _REPLACE, [{f"m_{name}": value for name, value in r.items()} for r in newer]
         )
-    return Merged(len(new), len(newer), len(rows) - len(new) - len(newer))
+    return Merged(
+        len(new),
+        len(newer),
+        len(rows) - len(new) - len(newer),
+        written=tuple((r["prefix"], r["key"]) for r in [*new, *newer]),
+        same=same,
+    )
 
 
 def _newer(source: datetime | None, target: datetime | None) -> bool:

@@ -44,3 +44,9 @@ def from_blob(blob: bytes) -> tuple[float, ...]:
 def to_pgvector_text(vector: Sequence[float]) -> str:
     """pgvector's input form, ``[1.0,2.5,...]``, cast by the statement."""
     return "[" + ",".join(repr(float(v)) for v in vector) + "]"
+
+
+def from_pgvector_text(text: str) -> list[float]:
+    """pgvector's output form (``vector`` and ``halfvec`` alike) as floats."""
+    inner = text.strip().removeprefix("[").removesuffix("]")
+    return [float(v) for v in inner.split(",")] if inner else []

@@ -68,11 +68,7 @@ def replace_vectors(
     """Delete the vectors of ``items`` (prefix, key), then insert ``rows``
     (prefix, key, field_name, vector). Runs after the items' own upsert or
     delete, in the same transaction."""
-    for start in range(0, len(items), KEYS_PER_STATEMENT):
-        chunk = sorted(set(items[start : start + KEYS_PER_STATEMENT]))
-        yield Execute(
-            delete(vectors).where(tuple_(vectors.c.prefix, vectors.c.key).in_(chunk))
-        )
+    yield from delete_vectors(vectors, items)
     if rows:
         now = datetime.now(timezone.utc)
         yield Execute(
@@ -88,6 +84,15 @@ def replace_vectors(
                 }
                 for r in rows
             ],
+        )
+
+
+def delete_vectors(vectors: Table, items: Sequence[tuple[str, str]]) -> SubPlan:
+    """Delete the vectors of ``items`` (prefix, key)."""
+    for start in range(0, len(items), KEYS_PER_STATEMENT):
+        chunk = sorted(set(items[start : start + KEYS_PER_STATEMENT]))
+        yield Execute(
+            delete(vectors).where(tuple_(vectors.c.prefix, vectors.c.key).in_(chunk))
         )
 
 
