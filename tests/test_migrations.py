@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -273,6 +274,34 @@ def test_adopts_official_postgres_tables(postgres_url: str) -> None:
         assert [t.checkpoint for t in after] == [t.checkpoint for t in before]
         assert [t.pending_writes for t in after] == [t.pending_writes for t in before]
         assert [t.metadata for t in after] == [t.metadata for t in before]
+
+
+def test_setup_leaves_the_host_applications_tables_alone(postgres_url: str) -> None:
+    """The first migration looks into our own tables only: a host table of a
+    type SQLAlchemy does not know (pgvector's, PostGIS's; here a composite
+    type) is neither read nor warned about."""
+    from servers.postgres import fresh_database
+
+    server = postgres_url.rsplit("/", 1)[0] + "/postgres"
+    url = fresh_database(server, f"host_{uuid.uuid4().hex[:8]}")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TYPE host_point AS (x float8, y float8)"))
+            conn.execute(sa.text("CREATE TABLE host_places (id int, at host_point)"))
+        statements: list[str] = []
+        sa.event.listen(
+            engine,
+            "before_cursor_execute",
+            lambda *a: statements.append(f"{a[2]} {a[3]}"),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            SQLAlchemySaver(engine).setup()
+        assert not [s for s in statements if "host_places" in s]
+        assert "host_places" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
 
 
 # -- a host application's own Alembic history ----------------------------------

@@ -143,7 +143,10 @@ def upgrade() -> None:
         existing_indexes: set[str] = set()
     else:
         inspector = sa.inspect(op.get_bind())
-        existing_tables = set(inspector.get_table_names(schema=schema))
+        # Only our own tables are looked into: a host application's schema
+        # may hold hundreds of others, with types SQLAlchemy does not know
+        # (pgvector's, PostGIS's), each read for nothing and warned about.
+        existing_tables = set(inspector.get_table_names(schema=schema)) & set(_tables())
         existing_columns = {
             t: {c["name"] for c in inspector.get_columns(t, schema=schema)}
             for t in existing_tables
