@@ -207,19 +207,21 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
     ) -> None:
         super().__init__(bind, Engine, policy, options, threading.RLock)
         self.keep_connection = policy.keep_connection and self.engine is not None
+        pooled = self.engine is not None and not self.keep_connection
         # Each job checks a connection out of the engine's pool, and nothing
         # else: see attempt.
-        self.direct = (
-            self.engine is not None
-            and not self.keep_connection
-            and self.lock is None
-            and self.writers is None
-        )
+        self.direct = pooled and self.lock is None and self.writers is None
         # A pool's connection kept aside (keeps_a_spare), for a call that
-        # finds it free: holding the lock is having it.
+        # finds it free: holding the lock is having it. Where writers take
+        # turns (single_writer), only readers use it, and a writer checks
+        # out in its turn as before: no writer waits for a reader there, nor
+        # a reader for a writer's turn.
         self.spare: threading.Lock | None = (
             threading.Lock()
-            if self.direct and self.engine is not None and keeps_a_spare(self.engine)
+            if pooled
+            and self.lock is None
+            and self.engine is not None
+            and keeps_a_spare(self.engine)
             else None
         )
         self._kept: Connection | None = None
@@ -278,10 +280,12 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
                 return
             # One statement, committed by the driver. One that went through
             # Connection.execute began SQLAlchemy's transaction (sending no
-            # BEGIN): end it, as a check-in would have.
+            # BEGIN): end it, as a check-in would have, whatever failed (a
+            # value that did not decode too), or the next job's begin()
+            # would be refused.
             try:
                 yield conn
-            except DBAPIError:
+            except Exception:
                 if conn.in_transaction():
                     conn.rollback()
                 raise
@@ -322,22 +326,29 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
 
     def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
-        if self.direct and self.unchecked is None:
-            # A pooled engine with no turns to take: a superstep's every call
-            # comes here, so no context-manager generators in between (after
-            # the first connection's check, which the path below makes).
+        if self.unchecked is None:
+            # The spare, for a job that finds it free and takes no writer's
+            # turn; else a checkout, on a pooled engine with no turns to
+            # take. A superstep's every call comes here, so no context-manager
+            # generators in between (after the first connection's check,
+            # which the path below makes).
             spare = self.spare
-            if spare is not None and spare.acquire(blocking=False):
+            if (
+                spare is not None
+                and (job.read_only or self.writers is None)
+                and spare.acquire(blocking=False)
+            ):
                 try:
                     with self._on_kept_connection(job) as conn:
                         self.reached = True
                         return run(job.new_plan(), conn, self.options, self.statements)
                 finally:
                     spare.release()
-            opener, _ = self.opening(job)
-            with opener as conn:
-                self.reached = True
-                return run(job.new_plan(), conn, self.options, self.statements)
+            if self.direct:
+                opener, _ = self.opening(job)
+                with opener as conn:
+                    self.reached = True
+                    return run(job.new_plan(), conn, self.options, self.statements)
         turn = self.writer_turn(job)
         with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True

@@ -206,7 +206,8 @@ def keeps_a_spare(engine: Engine) -> bool:
     A call on a kept connection skips the pool's checkout and check-in and
     a new ``Connection`` (a fifth of a superstep's client CPU on the pool,
     docs/performance.md); a call that finds it taken, by another thread,
-    takes the pool's way. Only where a kept connection is what a checked-in
+    takes the pool's way. Where the saver's writers take turns (SQLite),
+    only its readers use it. Only where a kept connection is what a checked-in
     one would be (see :func:`keeps_a_connection`), on an engine ``from_url``
     made, and where the pool does nothing at checkout that a kept connection
     would skip: no ``pool_pre_ping``, no ``pool_recycle``.
