@@ -236,6 +236,18 @@ def test_a_pooled_engine_keeps_one_connection_aside(postgres_url: str) -> None:
         assert len(_server_pids(postgres_url, name)) >= 1
     assert _sessions_end(postgres_url, name)
 
+    # A pool of one keeps nothing aside: a second thread would wait for a
+    # connection that never goes back.
+    with SQLAlchemySaver.from_url(
+        postgres_url,
+        engine_kwargs={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5},
+    ) as lone:
+        with ThreadPoolExecutor(2) as threads:
+            assert all(
+                threads.map(lambda i: lone.get_tuple(config) is not None, range(40))
+            )
+        assert lone.bind.pool.checkedout() == 0  # type: ignore[union-attr]
+
     with SQLAlchemySaver.from_url(
         postgres_url, engine_kwargs={"pool_pre_ping": True}
     ) as pinging:
@@ -244,6 +256,76 @@ def test_a_pooled_engine_keeps_one_connection_aside(postgres_url: str) -> None:
         pinging.get_tuple(config)
         pinging.get_tuple(config)
         assert len(checkouts) == 2  # each call through the pool, pinged
+
+
+@pytest.mark.timeout(120)
+async def test_an_async_pooled_engine_keeps_one_connection_aside(
+    postgres_url: str,
+) -> None:
+    """The async saver from from_url keeps one connection aside too: calls one
+    after another take no checkout, tasks at the same time take the pool's
+    connections and see the same data, and aclose() while a task waits on
+    the server for the kept connection waits for it on the event loop (a
+    thread lock taken in SQLAlchemy's greenlet would stop the loop, and the
+    task that holds it, for good)."""
+    import asyncio
+
+    from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
+
+    name = "lgsa-async-spare"
+    saver = AsyncSQLAlchemySaver.from_url(
+        postgres_url, engine_kwargs={"connect_args": {"application_name": name}}
+    )
+    await saver.setup()
+    sync_engine = saver.bind.sync_engine  # type: ignore[union-attr]
+    checkouts: list[object] = []
+    event.listen(sync_engine, "checkout", lambda *args: checkouts.append(args))
+    checkpoint = generate_checkpoint()
+    config = await saver.aput(
+        generate_config(f"aspare-{checkpoint['id']}"),
+        checkpoint,
+        generate_metadata(),
+        {},
+    )
+    before = len(checkouts)
+    for _ in range(5):
+        await saver.aput_writes(config, [("a", 1)], "task")
+        assert await saver.aget_tuple(config) is not None
+    assert len(checkouts) == before  # all on the connection kept aside
+
+    async def round_trip(i: int) -> bool:
+        ckpt = generate_checkpoint()
+        cfg = await saver.aput(
+            generate_config(f"aspare-{i}-{ckpt['id']}"), ckpt, generate_metadata(), {}
+        )
+        for _ in range(10):
+            await saver.aput_writes(cfg, [("a", i)], f"task-{i}")
+            found = await saver.aget_tuple(cfg)
+            if found is None or found.checkpoint["id"] != ckpt["id"]:
+                return False
+        return True
+
+    assert all(await asyncio.gather(*(round_trip(i) for i in range(16))))
+    assert len(checkouts) > before  # the others went through the pool
+
+    # A task on the kept connection, held up at the server by a lock.
+    blocker = create_engine(postgres_url, poolclass=NullPool)
+    with blocker.connect() as conn:
+        conn.execute(text("LOCK TABLE checkpoint_writes IN ACCESS EXCLUSIVE MODE"))
+        writing = asyncio.create_task(saver.aput_writes(config, [("b", 2)], "held"))
+        await asyncio.sleep(0.3)
+        assert not writing.done()
+        closing = asyncio.create_task(saver.aclose())
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while close waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not closing.done()
+        conn.rollback()  # the lock goes; the write, then close, finish
+    blocker.dispose()
+    await asyncio.wait_for(writing, 30)
+    await asyncio.wait_for(closing, 30)
+    assert _sessions_end(postgres_url, name)
 
 
 def _left_open_and_checked_in(engine: Engine) -> bool:

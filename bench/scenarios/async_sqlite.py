@@ -11,37 +11,16 @@ each saver queues its writers more than it measures parallelism.
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
 from bench.adapters import SQLITE, official_sqlite_async, ours_async
 from bench.harness import Arm, SaverSet, alternate, compare
 from bench.plans import adrive
 from bench.report import Row
-from bench.scenarios.concurrent import concurrent_round
+from bench.scenarios.concurrent import concurrent_round, sequential_round
 from bench.settings import Context
-from bench.workload import seed_thread, superstep
+from bench.workload import seed_thread
 
 NAME = "async_sqlite"
 TITLE = "async savers on a SQLite file: one task's supersteps, and 32 tasks at once"
-
-
-def sequential_round(
-    savers: SaverSet, saver: Any, threads: Sequence[str], steps: int
-) -> Callable[[], Mapping[str, float]]:
-    """A round: ``steps`` async supersteps, one at a time, each on the next
-    thread in turn."""
-    turn = itertools.cycle(threads)
-
-    async def once() -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            await adrive(superstep(next(turn), saver.get_next_version), saver)
-        return (time.perf_counter() - start) / steps
-
-    return lambda: {"superstep": savers.run(once())}
 
 
 def run(ctx: Context) -> list[Row]:

@@ -2,13 +2,15 @@
 ours ``AsyncSQLAlchemySaver`` against the official ``AsyncPostgresSaver`` on
 an ``AsyncConnectionPool``, both with the same number of connections.
 Throughput (supersteps per second) per round; the ratio is ours/official,
-so above 1 means ours does more."""
+so above 1 means ours does more. Beside it, the same savers with one task
+(an async server answering one request at a time): time per superstep."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bench.adapters import DEFAULT_POOL, official_pg_async_pool, ours_async
@@ -44,6 +46,22 @@ def concurrent_round(
     return round_
 
 
+def sequential_round(
+    savers: SaverSet, saver: Any, threads: Sequence[str], steps: int
+) -> Callable[[], Mapping[str, float]]:
+    """A round: ``steps`` async supersteps, one at a time, each on the next
+    thread in turn."""
+    turn = itertools.cycle(threads)
+
+    async def once() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            await adrive(superstep(next(turn), saver.get_next_version), saver)
+        return (time.perf_counter() - start) / steps
+
+    return lambda: {"superstep": savers.run(once())}
+
+
 def run(ctx: Context) -> list[Row]:
     s = ctx.settings
     mine, theirs = ours_async(s.pool_size), official_pg_async_pool(s.pool_size)
@@ -52,7 +70,7 @@ def run(ctx: Context) -> list[Row]:
     variants = [mine, theirs, mine_default, theirs_default]
     threads = [f"task-{i:03d}" for i in range(s.concurrent_tasks)]
     with SaverSet(ctx.env, "concurrent", variants) as savers:
-        arms = []
+        arms, alone = [], []
         for o in savers.opened.values():
             for thread in threads:
                 savers.run(
@@ -64,8 +82,31 @@ def run(ctx: Context) -> list[Row]:
                     concurrent_round(savers, o.saver, threads, s.concurrent_steps),
                 )
             )
+            alone.append(
+                Arm(
+                    o.variant.key,
+                    sequential_round(savers, o.saver, threads, s.superstep_steps),
+                )
+            )
         samples = alternate(arms, s.rounds, s.warmup, "concurrent")
+        one = alternate(alone, s.rounds, s.warmup, "concurrent, one task")
     return [
+        Row.compared(
+            NAME,
+            f"one task: ours vs {theirs.label}",
+            "s",
+            compare(one[mine.key]["superstep"], one[theirs.key]["superstep"]),
+            note="async supersteps one at a time over the same threads",
+        ),
+        Row.compared(
+            NAME,
+            f"one task: ours (default pool) vs {theirs_default.label}",
+            "s",
+            compare(
+                one[mine_default.key]["superstep"], one[theirs_default.key]["superstep"]
+            ),
+            note="each package's default pool",
+        ),
         Row.compared(
             NAME,
             f"{s.concurrent_tasks} tasks: ours vs {theirs.label}",

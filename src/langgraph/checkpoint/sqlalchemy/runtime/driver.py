@@ -316,6 +316,11 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
         with self.spare if self.spare is not None else nullcontext():
             self._release(invalidate=invalidate)
 
+    def release_kept(self) -> None:
+        """:meth:`release` for a caller that holds the spare's lock already
+        (or where there is none)."""
+        self._release()
+
     def _release(self, *, invalidate: bool = False) -> None:
         with self.lock if self.lock is not None else nullcontext():
             conn, self._kept = self._kept, None
@@ -440,9 +445,26 @@ class AsyncRunner(RunnerBase[AsyncEngine, AsyncConnection, asyncio.Lock]):
 
     async def release(self) -> None:
         """Close the connections kept open between jobs, if any."""
-        if self.in_one_greenlet is not None:
-            async with self.lock if self.lock is not None else _NULL_ALOCK:
-                await run_in_greenlet(self.in_one_greenlet.release)
+        inner = self.in_one_greenlet
+        if inner is None:
+            return
+        async with self.lock if self.lock is not None else _NULL_ALOCK:
+            spare = inner.spare
+            if spare is None:
+                await run_in_greenlet(inner.release)
+                return
+            # A task running on the connection kept aside holds its thread
+            # lock while it awaits the server on this loop: waiting for the
+            # lock in the greenlet (Runner.release) would stop the loop, and
+            # that task with it. Wait here, on the loop, instead: polled, as
+            # the lock is a thread's, given back in a greenlet that knows no
+            # event to set (and closing is rare).
+            while not spare.acquire(blocking=False):  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+            try:
+                await run_in_greenlet(inner.release_kept)
+            finally:
+                spare.release()
 
     def has_reached(self) -> bool:
         """Whether a connection to the database was had once, here or by

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import SingletonThreadPool, StaticPool
+from sqlalchemy.pool import QueuePool, SingletonThreadPool, StaticPool
 
 __all__ = [
     "check_transactions",
@@ -51,9 +51,10 @@ def make_engine(
     return engine
 
 
-# The sync engines make_engine made: their saver owns them, so it may keep
-# one of their pool's connections (keeps_a_spare); an engine a host
-# application hands over is left to the application's pool.
+# The sync engines make_engine made, and the sync faces of those
+# make_async_engine made: their saver owns them, so it may keep one of their
+# pool's connections (keeps_a_spare); an engine a host application hands
+# over is left to the application's pool.
 _MADE_HERE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
@@ -64,6 +65,9 @@ def make_async_engine(
     parsed, options = _defaults(url, engine_kwargs, is_async=True)
     engine = create_async_engine(parsed, **options)
     tune_engine(engine.sync_engine, parsed, options)
+    # The async runner runs each job on this sync face, in one greenlet
+    # (runtime.driver.AsyncRunner), so it may keep a connection aside too.
+    _MADE_HERE.add(engine.sync_engine)
     return engine
 
 
@@ -210,7 +214,10 @@ def keeps_a_spare(engine: Engine) -> bool:
     only its readers use it. Only where a kept connection is what a checked-in
     one would be (see :func:`keeps_a_connection`), on an engine ``from_url``
     made, and where the pool does nothing at checkout that a kept connection
-    would skip: no ``pool_pre_ping``, no ``pool_recycle``.
+    would skip: no ``pool_pre_ping``, no ``pool_recycle``. And only where
+    the pool can open a second connection: the kept one never goes back, so
+    in a pool of one a call that found it taken would wait for a check-in
+    that never comes.
     """
     if engine not in _MADE_HERE or isinstance(engine.pool, StaticPool):
         return False
@@ -219,4 +226,8 @@ def keeps_a_spare(engine: Engine) -> bool:
     # no spare is kept.
     if getattr(pool, "_pre_ping", True) or getattr(pool, "_recycle", 0) != -1:
         return False
+    if isinstance(pool, QueuePool):
+        overflow = getattr(pool, "_max_overflow", 0)
+        if overflow != -1 and pool.size() + overflow < 2:
+            return False
     return autocommits_at_driver(engine)
