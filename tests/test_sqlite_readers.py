@@ -1,6 +1,7 @@
-"""Readers on a SQLite file that ``from_url`` opened: the saver's and the
-store's read-only calls run on a pool connection kept aside when it is free
-(``Runner.spare``), the writers check out and take turns as before.
+"""Calls on a SQLite file that ``from_url`` opened: the saver's and the
+store's calls run on a pool connection kept aside when it is free
+(``Runner.spare``), readers at once, writers in their turn (writers still take
+turns); a call that finds it taken checks out of the pool.
 
 What must hold on that kept connection: every read sees what was committed
 before it started, by this process or another, and no read leaves a
@@ -89,7 +90,7 @@ def saver_file(tmp_path: Path) -> Iterator[tuple[Any, Path]]:
     yield from _opened(SQLAlchemySaver, tmp_path / "saver.db")
 
 
-def test_saver_reads_skip_the_pool_and_writes_do_not(saver_file: Any) -> None:
+def test_saver_calls_one_at_a_time_skip_the_pool(saver_file: Any) -> None:
     saver, _ = saver_file
     config = saver.put(
         generate_config("spare"), generate_checkpoint(), generate_metadata(), {}
@@ -102,8 +103,14 @@ def test_saver_reads_skip_the_pool_and_writes_do_not(saver_file: Any) -> None:
         assert len(list(saver.list(config))) == 1
     assert len(checkouts) == before
     saver.put_writes(config, [("a", 1)], "task")
-    saver.put(config, generate_checkpoint(), generate_metadata(), {})
-    assert len(checkouts) == before + 2  # writers check out, in turn
+    newer = saver.put(config, generate_checkpoint(), generate_metadata(), {})
+    assert len(checkouts) == before  # writers too, in their turn
+    assert saver.get_tuple(config).pending_writes == [("task", "a", 1)]
+    latest = saver.get_tuple(generate_config("spare"))
+    assert (
+        latest.config["configurable"]["checkpoint_id"]
+        == (newer["configurable"]["checkpoint_id"])
+    )
 
 
 @pytest.mark.parametrize("process", [False, True], ids=["connection", "process"])
@@ -188,7 +195,7 @@ def _get_both(store: Any) -> list[Any]:
     return [item.value for item in items[:2]]
 
 
-def test_store_reads_skip_the_pool_and_see_other_writers(store_file: Any) -> None:
+def test_store_calls_skip_the_pool_and_see_other_writers(store_file: Any) -> None:
     store, path = store_file
     store.put(("docs",), "a", {"n": 0})
     store.put(("docs",), "b", {"n": 0})
@@ -205,7 +212,7 @@ def test_store_reads_skip_the_pool_and_see_other_writers(store_file: Any) -> Non
         assert many == [{"n": n}, {"n": 0}]
     assert len(checkouts) == before
     store.put(("docs",), "b", {"n": 9})
-    assert len(checkouts) == before + 1
+    assert len(checkouts) == before
     assert store.get(("docs",), "b").value == {"n": 9}
     assert _wal_truncates(path)
 

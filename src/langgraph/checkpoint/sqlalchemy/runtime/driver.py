@@ -213,9 +213,9 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
         self.direct = pooled and self.lock is None and self.writers is None
         # A pool's connection kept aside (keeps_a_spare), for a call that
         # finds it free: holding the lock is having it. Where writers take
-        # turns (single_writer), only readers use it, and a writer checks
-        # out in its turn as before: no writer waits for a reader there, nor
-        # a reader for a writer's turn.
+        # turns (single_writer), a writer looks for it in its turn, a reader
+        # at once; no one waits for it: a call that finds it taken checks
+        # out of the pool.
         self.spare: threading.Lock | None = (
             threading.Lock()
             if pooled
@@ -332,33 +332,40 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
     def attempt(self, job: Job[T]) -> T:
         """Run ``job`` once, in its transaction."""
         if self.unchecked is None:
-            # The spare, for a job that finds it free and takes no writer's
-            # turn; else a checkout, on a pooled engine with no turns to
-            # take. A superstep's every call comes here, so no context-manager
-            # generators in between (after the first connection's check,
-            # which the path below makes).
+            # The spare, for a job that finds it free; else a checkout, on a
+            # pooled engine with no turns to take. A superstep's every call
+            # comes here, so no context-manager generators in between (after
+            # the first connection's check, which the path below makes).
             spare = self.spare
-            if (
-                spare is not None
-                and (job.read_only or self.writers is None)
-                and spare.acquire(blocking=False)
-            ):
-                try:
-                    with self._on_kept_connection(job) as conn:
+            if self.writers is None or job.read_only:
+                if spare is not None and spare.acquire(blocking=False):
+                    return self._on_spare(job, spare)
+                if self.direct:
+                    opener, _ = self.opening(job)
+                    with opener as conn:
                         self.reached = True
                         return run(job.new_plan(), conn, self.options, self.statements)
-                finally:
-                    spare.release()
-            if self.direct:
-                opener, _ = self.opening(job)
-                with opener as conn:
-                    self.reached = True
-                    return run(job.new_plan(), conn, self.options, self.statements)
+            elif spare is not None:
+                # A writer where writers take turns: the spare in its turn,
+                # if free (no one ever waits for it); else the path below.
+                with self.writers:
+                    if spare.acquire(blocking=False):
+                        return self._on_spare(job, spare)
         turn = self.writer_turn(job)
         with turn if turn is not None else nullcontext(), self.transaction(job) as conn:
             self.reached = True
             self.check_once(conn)
             return run(job.new_plan(), conn, self.options, self.statements)
+
+    def _on_spare(self, job: Job[T], spare: threading.Lock) -> T:
+        """Run ``job`` on the connection kept aside, whose lock the caller
+        has just taken; give the lock back after."""
+        try:
+            with self._on_kept_connection(job) as conn:
+                self.reached = True
+                return run(job.new_plan(), conn, self.options, self.statements)
+        finally:
+            spare.release()
 
     def run(self, job: Job[T], *, contended: bool = False) -> T:
         """Run ``job``, again where the retry rule says so.
