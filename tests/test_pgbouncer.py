@@ -113,7 +113,7 @@ def test_a_direct_connection_keeps_its_prepared_statements(postgres_url: str) ->
         _supersteps(saver, "direct")
         # Prepared statements live in one session: ask the connection that
         # ran the supersteps, the one the saver keeps aside on its pool
-        # (runtime.engines.keeps_a_spare).
+        # (runtime.engines.claim_spare).
         kept = saver._runner._kept
         assert kept is not None
         prepared = kept.exec_driver_sql(

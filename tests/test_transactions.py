@@ -236,6 +236,25 @@ def test_a_pooled_engine_keeps_one_connection_aside(postgres_url: str) -> None:
         assert len(_server_pids(postgres_url, name)) >= 1
     assert _sessions_end(postgres_url, name)
 
+    # Only the engine's owner (what from_url returned) keeps one: another
+    # saver or store the application builds on the same engine, and may
+    # never close, holds none of the pool's connections between calls.
+    from langgraph.store.sqlalchemy import SQLAlchemyStore
+
+    with SQLAlchemySaver.from_url(postgres_url) as owner:
+        owner.setup()
+        absent = generate_config(f"absent-{checkpoint['id']}")
+        assert owner.get_tuple(absent) is None
+        pool = owner.bind.pool  # type: ignore[union-attr]
+        assert pool.checkedout() == 1  # the owner's, kept aside
+        guest = SQLAlchemySaver(owner.bind)
+        shared = SQLAlchemyStore(owner.bind)
+        shared.setup()
+        for _ in range(3):
+            assert guest.get_tuple(absent) is None
+            assert shared.get(("a",), "b") is None
+        assert pool.checkedout() == 1
+
     # A pool of one keeps nothing aside: a second thread would wait for a
     # connection that never goes back.
     with SQLAlchemySaver.from_url(

@@ -6,6 +6,7 @@ newer ``updated_at`` winning, and a rerun writes nothing."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 import uuid
 from collections.abc import Sequence
@@ -425,6 +426,35 @@ def test_vectors_skipped_without_a_target_index_then_a_rerun_brings_them(
 
     third = transfer(source, target, with_store=True)
     assert third.store is not None and third.store.vectors_copied == 0
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="reads the process's open files"
+)
+def test_a_transfer_leaves_no_connection_open(tmp_path: Path) -> None:
+    """Every connection a transfer opened is closed when it returns: one left
+    open on a SQLite file (the savers and stores a transfer builds on its
+    engines used to keep one aside) breaks the next program in the process
+    that opens the file with another SQLite library (pysqlite3, for
+    sqlite-vec): "disk I/O error"."""
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    _fill_vectors(source, _counting_index([]))
+
+    def open_files() -> list[str]:
+        found = []
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                path = os.readlink(fd)
+            except OSError:
+                continue
+            if path.startswith(str(tmp_path)):
+                found.append(path)
+        return found
+
+    assert open_files() == []
+    assert transfer(source, target, with_store=True).ok
+    assert open_files() == []
 
 
 def test_cli_reports_vectors_of_another_dimension_skipped(tmp_path: Path) -> None:

@@ -280,7 +280,7 @@ class _Engines:
                 path = database_file(url) if must_exist else None
                 if path is not None and not Path(path).is_file():
                     raise TransferError(f"{what} database file not found: {path}")
-                engine = make_engine(url)
+                engine = make_engine(url, one_owner=False)
             except TransferError:
                 raise
             except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as exc:

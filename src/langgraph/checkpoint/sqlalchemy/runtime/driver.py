@@ -35,7 +35,7 @@ from langgraph.checkpoint.sqlalchemy.runtime.compiled import (
     CompiledStatements,
     is_single,
 )
-from langgraph.checkpoint.sqlalchemy.runtime.engines import keeps_a_spare
+from langgraph.checkpoint.sqlalchemy.runtime.engines import claim_spare
 from langgraph.checkpoint.sqlalchemy.runtime.greenlet import run_in_greenlet
 from langgraph.checkpoint.sqlalchemy.runtime.policy import TransactionPolicy
 from langgraph.checkpoint.sqlalchemy.runtime.retry import retry_delay
@@ -211,7 +211,7 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
         # Each job checks a connection out of the engine's pool, and nothing
         # else: see attempt.
         self.direct = pooled and self.lock is None and self.writers is None
-        # A pool's connection kept aside (keeps_a_spare), for a call that
+        # A pool's connection kept aside (claim_spare), for a call that
         # finds it free: holding the lock is having it. Where writers take
         # turns (single_writer), a writer looks for it in its turn, a reader
         # at once; no one waits for it: a call that finds it taken checks
@@ -221,7 +221,7 @@ class Runner(RunnerBase[Engine, Connection, threading.RLock]):
             if pooled
             and self.lock is None
             and self.engine is not None
-            and keeps_a_spare(self.engine)
+            and claim_spare(self.engine)
             else None
         )
         self._kept: Connection | None = None

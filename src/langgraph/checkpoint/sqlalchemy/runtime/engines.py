@@ -30,9 +30,9 @@ from sqlalchemy.pool import QueuePool, SingletonThreadPool, StaticPool
 
 __all__ = [
     "check_transactions",
+    "claim_spare",
     "engine_of",
     "keeps_a_connection",
-    "keeps_a_spare",
     "make_async_engine",
     "make_engine",
     "needs_serializing",
@@ -41,21 +41,33 @@ __all__ = [
 
 
 def make_engine(
-    url: str | URL, engine_kwargs: Mapping[str, Any] | None = None
+    url: str | URL,
+    engine_kwargs: Mapping[str, Any] | None = None,
+    *,
+    one_owner: bool = True,
 ) -> Engine:
-    """A sync engine for ``url`` with the defaults described in ``from_url``."""
+    """A sync engine for ``url`` with the defaults described in ``from_url``.
+
+    Args:
+        one_owner: the engine serves one saver or store, which closes it,
+            and so may keep one of its connections aside (:func:`claim_spare`).
+            False for an engine that short-lived savers and stores share
+            (a transfer's): a connection one of them kept would stay checked
+            out after it, past the engine's ``dispose()``.
+    """
     parsed, options = _defaults(url, engine_kwargs, is_async=False)
     engine = create_engine(parsed, **options)
     tune_engine(engine, parsed, options)
-    _MADE_HERE.add(engine)
+    if one_owner:
+        _UNCLAIMED.add(engine)
     return engine
 
 
-# The sync engines make_engine made, and the sync faces of those
-# make_async_engine made: their saver owns them, so it may keep one of their
-# pool's connections (keeps_a_spare); an engine a host application hands
-# over is left to the application's pool.
-_MADE_HERE: weakref.WeakSet[Engine] = weakref.WeakSet()
+# The sync engines make_engine made for one owner, and the sync faces of those
+# make_async_engine made, until their owner (the saver or store from_url
+# builds on them first) claims the spare (claim_spare). An engine a host
+# application hands over is left to the application's pool.
+_UNCLAIMED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def make_async_engine(
@@ -67,7 +79,7 @@ def make_async_engine(
     tune_engine(engine.sync_engine, parsed, options)
     # The async runner runs each job on this sync face, in one greenlet
     # (runtime.driver.AsyncRunner), so it may keep a connection aside too.
-    _MADE_HERE.add(engine.sync_engine)
+    _UNCLAIMED.add(engine.sync_engine)
     return engine
 
 
@@ -203,23 +215,30 @@ def printable_url(bind: str | URL | Engine) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def keeps_a_spare(engine: Engine) -> bool:
-    """Whether a saver on ``engine``'s pool keeps one connection aside for
-    the calls that find it free, the others checking out of the pool.
+def claim_spare(engine: Engine) -> bool:
+    """Whether the saver or store asking, on ``engine``'s pool, keeps one
+    connection aside for the calls that find it free, the others checking
+    out of the pool; true once per engine at most.
 
     A call on a kept connection skips the pool's checkout and check-in and
     a new ``Connection`` (a fifth of a superstep's client CPU on the pool,
     docs/performance.md); a call that finds it taken, by another thread,
-    takes the pool's way. Where the saver's writers take turns (SQLite),
-    only its readers use it. Only where a kept connection is what a checked-in
-    one would be (see :func:`keeps_a_connection`), on an engine ``from_url``
-    made, and where the pool does nothing at checkout that a kept connection
-    would skip: no ``pool_pre_ping``, no ``pool_recycle``. And only where
-    the pool can open a second connection: the kept one never goes back, so
-    in a pool of one a call that found it taken would wait for a check-in
-    that never comes.
+    takes the pool's way. Where the saver's writers take turns (SQLite), a
+    writer takes it in its turn. Only the first to ask on an engine
+    ``from_url`` made for one owner (:func:`make_engine`) gets it: that is
+    the saver or store ``from_url`` returns, whose ``close()`` gives it
+    back; another one the application builds on the same engine, and may
+    never close, keeps nothing. Only where a kept connection is what a
+    checked-in one would be (see :func:`keeps_a_connection`), and where the
+    pool does nothing at checkout that a kept connection would skip: no
+    ``pool_pre_ping``, no ``pool_recycle``. And only where the pool can open
+    a second connection: the kept one never goes back, so in a pool of one
+    a call that found it taken would wait for a check-in that never comes.
     """
-    if engine not in _MADE_HERE or isinstance(engine.pool, StaticPool):
+    if engine not in _UNCLAIMED:
+        return False
+    _UNCLAIMED.discard(engine)
+    if isinstance(engine.pool, StaticPool):
         return False
     pool = engine.pool
     # Private attributes, read defensively: where a release renames them,
