@@ -28,6 +28,7 @@ from langgraph.checkpoint.sqlalchemy import SQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.aio import AsyncSQLAlchemySaver
 from langgraph.checkpoint.sqlalchemy.repository.plan import Job
 from langgraph.checkpoint.sqlalchemy.runtime import retry
+from langgraph.checkpoint.sqlalchemy.runtime.engines import make_engine
 from test_graphs import _counter, _interview
 
 from conftest import Backend
@@ -633,3 +634,36 @@ def test_unique_thread_ids_do_not_collide_across_savers(backend: Backend) -> Non
         first.close()
         if second is not first:
             second.close()
+
+
+def test_sqlite_connections_opening_a_new_file_at_once(tmp_path: Any) -> None:
+    """Switching a new file to WAL takes an exclusive lock that SQLite's busy
+    handler does not wait for, so connections opening it at the same moment
+    (processes starting together, CI's concurrent setup()) were told
+    "database is locked" at once. Eight threads open each of 25 new files
+    together; every connection must open, in WAL."""
+    failures: list[BaseException] = []
+
+    def open_it(engine: sa.Engine, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            with engine.connect() as conn:
+                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                assert mode == "wal"
+        except BaseException as exc:  # collected, then asserted below
+            failures.append(exc)
+
+    for n in range(25):
+        url = f"sqlite:///{tmp_path / f'new{n}.db'}"
+        engines = [make_engine(url, one_owner=False) for _ in range(8)]
+        start = threading.Barrier(len(engines))
+        threads = [
+            threading.Thread(target=open_it, args=(engine, start)) for engine in engines
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for engine in engines:
+            engine.dispose()
+    assert failures == []

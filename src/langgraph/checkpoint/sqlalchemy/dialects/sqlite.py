@@ -10,6 +10,7 @@ for writers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -33,6 +34,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+
+# How long a connection waits for another's lock, unless the caller's
+# connect_args say otherwise.
+BUSY_TIMEOUT_S = 30.0
+
 
 # Writers take the write lock up front: a deferred transaction that reads and
 # then writes cannot wait for another writer and fails at once with
@@ -110,8 +116,8 @@ class SQLiteOps(DialectOps):
             # One connection for the saver's life: an in-memory database lives
             # and dies with its connection. The saver serializes access to it.
             return {"poolclass": StaticPool}, {"check_same_thread": False}
-        # Writers from other processes wait up to 30 s instead of failing.
-        connect_args: dict[str, Any] = {"timeout": 30}
+        # Writers from other processes wait instead of failing.
+        connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_S}
         options: dict[str, Any] = {}
         if issubclass(poolclass, StaticPool):
             # One connection that LangGraph's threads take turns on.
@@ -150,7 +156,30 @@ def _connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting its turn like any writer.
+
+    Switching a file's journal takes an exclusive lock without SQLite's busy
+    handler, so connections that open a new file at the same moment (several
+    processes starting on it, or threads) may be told "database is locked"
+    at once rather than after the busy timeout. Retry, backing off, until
+    the connection's own busy timeout has passed.
+    """
+    cursor.execute("PRAGMA busy_timeout")
+    deadline = time.monotonic() + cursor.fetchone()[0] / 1000
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # sqlite3's, pysqlite3's or aiosqlite's own
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
