@@ -518,3 +518,36 @@ def test_vectors_of_another_version_of_an_item_stay_behind(tmp_path: Path) -> No
     assert found[("docs", "a")][0]["embedding"] == struct.pack(
         f"<{DIMS}f", *fake_vector(DOCS["a"])
     )
+
+
+def test_verification_finds_an_item_whose_vectors_went_missing(
+    tmp_path: Path,
+) -> None:
+    """An item the target holds at the source's version, with vectors for
+    only some of its fields, fails the verification; a rerun does not refill
+    it (it has vectors), so only the report says so."""
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    _fill_vectors(source, _counting_index([]))
+    with SQLAlchemyStore.from_url(target, index=_counting_index([])) as store:
+        store.setup()
+    first = transfer(source, target, with_store=True)
+    assert first.ok and first.store is not None and first.store.verified
+
+    engine = sa.create_engine(target)
+    table = VectorSide.of(engine.dialect).table
+    try:
+        with engine.begin() as conn:
+            gone = conn.execute(
+                sa.delete(table).where(
+                    table.c.key == "g", table.c.field_name == "tags[*].0"
+                )
+            )
+            assert gone.rowcount == 1
+    finally:
+        engine.dispose()
+
+    second = transfer(source, target, with_store=True)
+    assert second.store is not None and second.store.vectors_copied == 0
+    assert second.store.verified is False and not second.ok
+    assert second.store.mismatched == [("docs", "g")]

@@ -40,6 +40,7 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.copying import (
     TABLE_NAME,
     VectorSide,
     count_vectors,
+    indexed_fields,
     merge_vectors,
     read_vectors,
 )
@@ -61,7 +62,8 @@ class StoreReport:
     ``updated`` how many this run wrote (or, in a dry run, would write);
     ``kept`` how many the target held as new or newer, left alone.
     ``mismatched`` lists (namespace, key) of items the verification found
-    different in the target (``verified`` is ``None`` when not checked).
+    different in the target, in their values or in the fields their vectors
+    are of (``verified`` is ``None`` when not checked).
     ``vectors_copied`` counts the vector rows written (or that would be);
     ``vectors_skipped`` those of the items the target holds at the
     source's version that could not be copied, and ``vectors_note`` why
@@ -228,6 +230,25 @@ def copy_store(
         bad: list[tuple[str, str]] = []
         for page in _pages(source, source_schema, batch_size, now):
             bad += _read(target, copying.differing(page), target_schema)
+            if plan is not None and plan.target is not None:
+                versions = {(r["prefix"], r["key"]): r["updated_at"] for r in page}
+                mine = _read(
+                    source, indexed_fields(plan.source, versions), source_schema
+                )
+                theirs = _read(
+                    target, indexed_fields(plan.target, versions), target_schema
+                )
+                bad += _vectors_differing(mine, theirs)
         report.verified = not bad
-        report.mismatched = bad
+        report.mismatched = list(dict.fromkeys(bad))
     return report
+
+
+def _vectors_differing(
+    mine: dict[tuple[str, str], list[str]], theirs: dict[tuple[str, str], list[str]]
+) -> list[tuple[str, str]]:
+    """The items held at the same version on both sides (``indexed_fields``
+    of each) whose vector rows are not for the same fields. An item either
+    side holds at another version is the items' check's to judge: the
+    target may keep a newer one, with vectors of its own."""
+    return [key for key, fields in mine.items() if theirs.get(key, fields) != fields]

@@ -45,7 +45,14 @@ from langgraph.checkpoint.sqlalchemy.repository.store.vectors.table import (
 from sqlalchemy import Table, func, insert, select, tuple_
 from sqlalchemy.engine import Dialect
 
-__all__ = ["TABLE_NAME", "VectorSide", "count_vectors", "merge_vectors", "read_vectors"]
+__all__ = [
+    "TABLE_NAME",
+    "VectorSide",
+    "count_vectors",
+    "indexed_fields",
+    "merge_vectors",
+    "read_vectors",
+]
 
 Key = tuple[str, str]
 #: An item's vector rows, each embedding as float32 bytes.
@@ -103,6 +110,34 @@ def count_vectors(side: VectorSide, keys: Sequence[Key]) -> Plan[dict[Key, int]]
         .group_by(t.c.prefix, t.c.key)
     )
     return {(prefix, key): int(n) for prefix, key, n in result}
+
+
+def indexed_fields(
+    side: VectorSide, versions: Mapping[Key, Any]
+) -> Plan[dict[Key, list[str]]]:
+    """The field names vectored for each item that this database holds at
+    the version ``versions`` gives it (its ``updated_at``), in order, one
+    per vector row; an item held at another version, or not at all, is
+    absent. What a transfer's verification compares on both sides: the
+    embeddings themselves may round, as in a ``halfvec``."""
+    if not versions:
+        return {}
+    t = side.table
+    on = (STORE.c.prefix == t.c.prefix) & (STORE.c.key == t.c.key)
+    result = yield Execute(
+        select(STORE.c.prefix, STORE.c.key, STORE.c.updated_at, t.c.field_name)
+        .join_from(STORE, t, on, isouter=True)
+        .where(tuple_(STORE.c.prefix, STORE.c.key).in_(list(versions)))
+        .order_by(STORE.c.prefix, STORE.c.key, t.c.field_name)
+    )
+    found: dict[Key, list[str]] = {}
+    for prefix, key, updated_at, field in result:
+        if updated_at != versions[(prefix, key)]:
+            continue
+        fields = found.setdefault((prefix, key), [])
+        if field is not None:
+            fields.append(field)
+    return found
 
 
 def read_vectors(
