@@ -116,10 +116,11 @@ def indexed_fields(
     side: VectorSide, versions: Mapping[Key, Any]
 ) -> Plan[dict[Key, list[str]]]:
     """The field names vectored for each item that this database holds at
-    the version ``versions`` gives it (its ``updated_at``), in order, one
-    per vector row; an item held at another version, or not at all, is
-    absent. What a transfer's verification compares on both sides: the
-    embeddings themselves may round, as in a ``halfvec``."""
+    the version ``versions`` gives it (its ``updated_at``), sorted in Python
+    (collations differ between databases), one per vector row; an item held
+    at another version, or not at all, is absent. What a transfer's
+    verification compares on both sides: the embeddings themselves may
+    round, as in a ``halfvec``."""
     if not versions:
         return {}
     t = side.table
@@ -128,7 +129,6 @@ def indexed_fields(
         select(STORE.c.prefix, STORE.c.key, STORE.c.updated_at, t.c.field_name)
         .join_from(STORE, t, on, isouter=True)
         .where(tuple_(STORE.c.prefix, STORE.c.key).in_(list(versions)))
-        .order_by(STORE.c.prefix, STORE.c.key, t.c.field_name)
     )
     found: dict[Key, list[str]] = {}
     for prefix, key, updated_at, field in result:
@@ -137,7 +137,7 @@ def indexed_fields(
         fields = found.setdefault((prefix, key), [])
         if field is not None:
             fields.append(field)
-    return found
+    return {key: sorted(fields) for key, fields in found.items()}
 
 
 def read_vectors(
